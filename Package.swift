@@ -16,7 +16,9 @@ let package = Package(
     name: "enface",
     platforms: [.macOS(.v15)],
     products: [
-        .executable(name: "enface", targets: ["enface"])
+        .executable(name: "enface", targets: ["enface"]),
+        // For the benchmark package (Benchmarks/), which depends on this one by path.
+        .library(name: "FaceIndex", targets: ["FaceIndex"]),
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
@@ -29,6 +31,21 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
     ],
     targets: [
+        // OpenBLAS's cblas.h (Debian: libopenblas-dev).
+        .systemLibrary(name: "CBLAS"),
+        // The scoring kernels in C: AVX2 + FMA chosen at run time, portable otherwise. -O3 in
+        // every configuration: a debug build of a kernel is 10-30x slower, which no test needs.
+        .target(
+            name: "CFaceKernels",
+            cSettings: [.unsafeFlags(["-O3"])]
+        ),
+        // The in-memory vector core: shards, kernels, top-k. Pure Swift + BLAS; no tenants'
+        // policies, no SQL, no HTTP. Optimised even in debug builds, for the same reason.
+        .target(
+            name: "FaceIndex",
+            dependencies: ["CBLAS", "CFaceKernels"],
+            swiftSettings: swiftSettings + [.unsafeFlags(["-O"])]
+        ),
         // PostgreSQL: connection pools per role, tenant-scoped transactions, migrations and the
         // embedded server used on a developer's machine and in CI.
         .target(
@@ -76,6 +93,11 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ],
             path: "Tests/Support",
+            swiftSettings: testSwiftSettings
+        ),
+        .testTarget(
+            name: "FaceIndexTests",
+            dependencies: ["FaceIndex", "CFaceKernels"],
             swiftSettings: testSwiftSettings
         ),
         .testTarget(

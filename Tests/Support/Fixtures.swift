@@ -13,7 +13,7 @@ extension ScratchDatabase {
     }
 
     private func createTenantRow(_ id: UUID) async throws {
-        try await withPool(.admin) { admin in
+        _ = try await withPool(.admin) { admin in
             try await admin.query(
                 """
                 INSERT INTO tenants (id, slug, name, plan, model)

@@ -32,7 +32,7 @@ public struct ScratchDatabase: Sendable {
         }
         let name = "enface_test_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(16).lowercased()
         let maintenance = base[.owner]!.with(database: "postgres")
-        try await maintenance.withConnection(logger: TestEnvironment.logger) { connection in
+        _ = try await maintenance.withConnection(logger: TestEnvironment.logger) { connection in
             try await connection.query(
                 PostgresQuery(unsafeSQL: "CREATE DATABASE \(name) TEMPLATE \(EmbeddedPostgres.templateName)"),
                 logger: TestEnvironment.logger)
@@ -47,7 +47,7 @@ public struct ScratchDatabase: Sendable {
 
     public func drop() async throws {
         let maintenance = base[.owner]!.with(database: "postgres")
-        try await maintenance.withConnection(logger: TestEnvironment.logger) { connection in
+        _ = try await maintenance.withConnection(logger: TestEnvironment.logger) { connection in
             // PostgreSQL waits up to 5 s for closing sessions to leave before refusing.
             try await connection.query(
                 PostgresQuery(unsafeSQL: "DROP DATABASE IF EXISTS \(name)"), logger: TestEnvironment.logger)

@@ -42,12 +42,12 @@ struct ExternalCommand {
         posix_spawn_file_actions_adddup2(&actions, outputDescriptor, 1)
         posix_spawn_file_actions_adddup2(&actions, outputDescriptor, 2)
         if let closeFrom = Self.closeFrom {
-            closeFrom(&actions, 3)
+            _ = closeFrom(&actions, 3)
         }
 
         var pid: pid_t = 0
-        let status = try withCStrings(argv) { argvPointers in
-            try withCStrings(environment) { environmentPointers in
+        let status = withCStrings(argv) { argvPointers in
+            withCStrings(environment) { environmentPointers in
                 posix_spawn(&pid, argv[0], &actions, nil, argvPointers, environmentPointers)
             }
         }
@@ -86,9 +86,9 @@ extension ExternalCommand {
 
 /// Calls `body` with a NULL-terminated C array of the strings.
 private func withCStrings<Result>(
-    _ strings: [String], _ body: ([UnsafeMutablePointer<CChar>?]) throws -> Result
-) rethrows -> Result {
+    _ strings: [String], _ body: ([UnsafeMutablePointer<CChar>?]) -> Result
+) -> Result {
     let pointers = strings.map { strdup($0) } + [nil]
     defer { pointers.forEach { free($0) } }
-    return try body(pointers)
+    return body(pointers)
 }

@@ -1,0 +1,54 @@
+// Splitting a scan across cores: contiguous ranges of segments, one per worker.
+
+import Foundation
+
+enum ParallelScan {
+    /// Floats a worker should scan at least for a thread to be worth waking (~4 MB).
+    static let floatsPerWorker = 1 << 20
+
+    static func workers(forFloats floats: Int) -> Int {
+        max(1, min(ProcessInfo.processInfo.activeProcessorCount, floats / floatsPerWorker))
+    }
+
+    /// Splits `blocks` into `workers` contiguous groups of about equal rows.
+    static func partition<Block>(_ blocks: [Block], rows: (Block) -> Int, workers: Int) -> [ArraySlice<Block>] {
+        guard workers > 1, blocks.count > 1 else { return [blocks[...]] }
+        let total = blocks.reduce(0) { $0 + rows($1) }
+        var groups: [ArraySlice<Block>] = []
+        var start = 0
+        var accumulated = 0
+        for index in blocks.indices {
+            accumulated += rows(blocks[index])
+            let target = total * (groups.count + 1) / workers
+            if accumulated >= target, groups.count < workers - 1 {
+                groups.append(blocks[start...index])
+                start = index + 1
+            }
+        }
+        if start < blocks.count { groups.append(blocks[start...]) }
+        return groups
+    }
+
+    /// Runs `work` for each index on its own thread (the caller's among them) and collects
+    /// the results in index order.
+    static func map<Result>(_ count: Int, _ work: (Int) -> Result) -> [Result] {
+        if count == 1 { return [work(0)] }
+        let results = UnsafeMutablePointer<Result>.allocate(capacity: count)
+        defer { results.deallocate() }
+        // Each iteration initialises its own slot; the slots are read only after all return.
+        withoutActuallyEscaping(work) { work in
+            let box = UnsafeSendable((work, results))
+            DispatchQueue.concurrentPerform(iterations: count) { index in
+                (box.value.1 + index).initialize(to: box.value.0(index))
+            }
+        }
+        return (0..<count).map { (results + $0).move() }
+    }
+}
+
+/// Carries values into `concurrentPerform`'s closure. Safe here because each worker touches
+/// only its own result slot and `work` is only read; the call returns after every worker.
+struct UnsafeSendable<Value>: @unchecked Sendable {
+    let value: Value
+    init(_ value: Value) { self.value = value }
+}

@@ -1,0 +1,91 @@
+// Readers and writers hammering one shard. Every face's vector is a function of its number,
+// so each result can be re-derived: a torn row, a stale person or a half-published segment
+// shows as a score or a name that does not match. `make tsan` runs this under ThreadSanitizer.
+
+import Foundation
+import Synchronization
+import Testing
+
+@testable import FaceIndex
+
+@Suite struct ShardConcurrencyTests {
+    static let dimension = 96
+
+    /// Face number n: its id, person and vector, all derived from n.
+    static func face(_ number: Int) -> Shard.Face {
+        let id = UUID(uuid: (
+            UInt8(number >> 24 & 0xff), UInt8(number >> 16 & 0xff), UInt8(number >> 8 & 0xff), UInt8(number & 0xff),
+            0, 0, 0x40, 0, 0x80, 0, 0, 0, 0, 0, 0, 1))
+        let vector = (0..<dimension).map { Float(sin(Double(number) * 0.731 + Double($0) * 0.377)) }
+        return Shard.Face(id: id, person: "person-\(number / 3)", embedding: vector)
+    }
+
+    static func number(of id: UUID) -> Int {
+        let bytes = id.uuid
+        return Int(bytes.0) << 24 | Int(bytes.1) << 16 | Int(bytes.2) << 8 | Int(bytes.3)
+    }
+
+    @Test func searchesNeverSeeTornRowsWhileWritersAddAndRemove() async throws {
+        let shard = try Shard(dimension: Self.dimension, options: .init(quantized: true, segmentRows: 32))
+        try shard.add(contentsOf: (0..<600).map(Self.face))
+        let problems = Problems()
+        let queries = (0..<8).map { Self.face(10_000 + $0).embedding }
+
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            // Two writers: one appends new faces, one removes old ones (each removal moves the
+            // last row into the hole, in a copied segment).
+            group.addTask {
+                for number in 600..<1400 {
+                    try shard.add(face: Self.face(number).id, person: Self.face(number).person, embedding: Self.face(number).embedding)
+                }
+            }
+            group.addTask {
+                for number in stride(from: 0, to: 800, by: 2) { shard.remove(face: Self.face(number).id) }
+            }
+            // Four readers, every search mode.
+            for reader in 0..<4 {
+                group.addTask {
+                    for iteration in 0..<150 {
+                        let query = queries[(reader + iteration) % queries.count]
+                        let mode = [SearchMode.fp32, .int8, .auto][iteration % 3]
+                        let found = iteration % 5 == 4
+                            ? try shard.search(batch: [query], k: 12)[0]
+                            : try shard.search(query, k: 12, mode: mode)
+                        let issues = Self.check(found, query: query)
+                        problems.record(issues)
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        let found = problems.all
+        #expect(found.isEmpty, "\(found.count) problems, e.g. \(found.prefix(5))")
+        #expect(shard.count == 600 + 800 - 400)
+    }
+
+    final class Problems: Sendable {
+        private let issues = Mutex<[String]>([])
+        func record(_ new: [String]) { if !new.isEmpty { issues.withLock { $0 += new } } }
+        var all: [String] { issues.withLock { $0 } }
+    }
+
+    /// What is wrong with one result list, if anything.
+    static func check(_ found: [Match], query: [Float]) -> [String] {
+        var issues: [String] = []
+        if found.count != 12 { issues.append("got \(found.count) results") }
+        if Set(found.map(\.faceID)).count != found.count { issues.append("a face appears twice") }
+        for (better, worse) in zip(found, found.dropFirst()) where better.score < worse.score {
+            issues.append("not sorted: \(better.score) before \(worse.score)")
+        }
+        for match in found {
+            let number = number(of: match.faceID)
+            let face = face(number)
+            if match.personID != face.person { issues.append("face \(number) named \(match.personID)") }
+            let expected = Reference.cosine(face.embedding, query)
+            if abs(Double(match.score) - expected) > 1e-5 {
+                issues.append("face \(number) scored \(match.score), its vector scores \(expected)")
+            }
+        }
+        return issues
+    }
+}
