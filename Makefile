@@ -6,7 +6,7 @@ SWIFT_BUILD_FLAGS ?=
 # Swift lives in /opt/swift on our machines; make sure it is found even from a bare shell.
 export PATH := $(PATH):/opt/swift/usr/bin
 
-.PHONY: help setup build run test db-start db-stop clean
+.PHONY: help setup build run test tsan bench benchmarks db-start db-stop clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -23,9 +23,20 @@ run: build ## start the embedded database, migrate, and serve on ENFACE_HTTP_HOS
 	@echo "==> Enface at http://$${ENFACE_HTTP_HOST:-127.0.0.1}:$${ENFACE_HTTP_PORT:-8080} (Ctrl-C stops it; 'make db-stop' stops the database)"
 	$(ENFACE) serve
 
-test: setup ## build everything and run every test against the real PostgreSQL
+test: setup ## build everything, run every test against the real PostgreSQL, then the vector core under TSan
 	swift build $(SWIFT_BUILD_FLAGS) --build-tests
 	ENFACE=$(ENFACE) scripts/with-database swift test $(SWIFT_BUILD_FLAGS) --skip-build
+	@$(MAKE) --no-print-directory tsan
+
+tsan: setup ## the vector core's tests under ThreadSanitizer (own build folder: every target instrumented)
+	swift build $(SWIFT_BUILD_FLAGS) --build-tests --sanitize=thread --scratch-path .build-tsan
+	swift test $(SWIFT_BUILD_FLAGS) --skip-build --sanitize=thread --scratch-path .build-tsan --filter FaceIndexTests
+
+bench: setup ## Enface's vector core beside NumPy and FAISS at N=100k, D=512 (bench/peers; release build)
+	bench/peers
+
+benchmarks: setup ## every package-benchmark suite (Benchmarks/, release build; FILTER="regex" narrows)
+	cd Benchmarks && swift package --disable-sandbox benchmark $(if $(FILTER),--filter "$(FILTER)")
 
 db-start: build ## start the embedded database only
 	$(ENFACE) db start

@@ -77,6 +77,7 @@ let package = Package(
             name: "enface",
             dependencies: [
                 "EnfaceHTTP",
+                "FaceIndex",
                 "Storage",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Configuration", package: "swift-configuration"),

@@ -5,6 +5,7 @@
 
 #include <cpuid.h>
 #include <immintrin.h>
+#include <math.h>
 #include <stdlib.h>
 
 // MARK: CPU detection
@@ -63,6 +64,34 @@ void fk_dot_rows_i8_portable(const int8_t *codes, size_t count, size_t dimension
         for (size_t i = 0; i < dimension; i++) sum += (int32_t)x[i] * (int32_t)query[i];
         dots[r] = sum;
     }
+}
+
+// MARK: Quantisation
+
+void fk_quantize_i8(const float *vector, size_t dimension, int8_t *codes, float *scale, float *error, float *norm) {
+    float largest = 0;
+    for (size_t i = 0; i < dimension; i++) {
+        const float magnitude = fabsf(vector[i]);
+        largest = magnitude > largest ? magnitude : largest;
+    }
+    const float s = largest > 0 ? largest / 127.0f : 1.0f;
+    const float inverse = 1.0f / s;
+    // Adding and subtracting 1.5 * 2^23 rounds to the nearest integer, ties to even, exactly for
+    // |x| < 2^22, in two vectorisable additions (nearbyintf is a libm call on baseline x86-64).
+    const float round_to_integer = 12582912.0f;
+    double error_squares = 0, norm_squares = 0;
+    for (size_t i = 0; i < dimension; i++) {
+        float code = (vector[i] * inverse + round_to_integer) - round_to_integer;
+        code = code > 127.0f ? 127.0f : (code < -127.0f ? -127.0f : code);
+        codes[i] = (int8_t)code;
+        const double restored = (double)s * (double)code;
+        const double difference = (double)vector[i] - restored;
+        error_squares += difference * difference;
+        norm_squares += restored * restored;
+    }
+    *scale = s;
+    *error = nextafterf((float)sqrt(error_squares), INFINITY);
+    *norm = nextafterf((float)sqrt(norm_squares), INFINITY);
 }
 
 // MARK: AVX2 + FMA kernels

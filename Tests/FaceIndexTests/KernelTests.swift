@@ -50,3 +50,25 @@ import Testing
         #expect((DotKernel.name == "avx2-fma") == (fk_has_avx2_fma() == 1))
     }
 }
+
+@Suite struct QuantizerTests {
+    @Test(arguments: [64, 100, 512, 4096])
+    func theKernelQuantisesLikeTheReference(_ dimension: Int) throws {
+        var generator = SeededGenerator(seed: UInt64(dimension) + 99)
+        let vector = try Embedding.normalized(generator.vector(dimension), dimension: dimension)
+        var fast = [Int8](repeating: 0, count: dimension)
+        var slow = [Int8](repeating: 0, count: dimension)
+        let (a, b) = vector.withUnsafeBufferPointer { vector in
+            (fast.withUnsafeMutableBufferPointer { Int8Quantizer.quantize(vector, into: $0.baseAddress!) },
+             slow.withUnsafeMutableBufferPointer { Int8Quantizer.referenceQuantize(vector, into: $0.baseAddress!) })
+        }
+        #expect(fast == slow)
+        #expect(a.scale == b.scale)
+        #expect(abs(a.error - b.error) <= 1e-6 && abs(a.norm - b.norm) <= 1e-6)
+        // The bounds hold: the restored vector is within `error` of the original.
+        let restored = fast.map { Double($0) * Double(a.scale) }
+        let distance = zip(vector, restored).reduce(0.0) { $0 + (Double($1.0) - $1.1) * (Double($1.0) - $1.1) }.squareRoot()
+        #expect(distance <= Double(a.error))
+        #expect(fast.contains(127) || fast.contains(-127))
+    }
+}

@@ -17,6 +17,11 @@ void fk_dot_rows_f32_portable(const float *rows, size_t count, size_t dimension,
 void fk_dot_rows_i8(const int8_t *codes, size_t count, size_t dimension, const int8_t *query, int32_t *dots);
 void fk_dot_rows_i8_portable(const int8_t *codes, size_t count, size_t dimension, const int8_t *query, int32_t *dots);
 
+/// Quantises one vector symmetrically to int8: codes[i] = round(vector[i] / scale), scale =
+/// max|vector| / 127. Writes the scale, ‖vector − scale·codes‖ and ‖scale·codes‖ (each rounded
+/// up to the next float) to the out-parameters.
+void fk_quantize_i8(const float *vector, size_t dimension, int8_t *codes, float *scale, float *error, float *norm);
+
 /// 1 when the running CPU (and OS) support AVX2 and FMA, so the fast kernels are in use.
 int fk_has_avx2_fma(void);
 

@@ -33,6 +33,8 @@ public struct EnfaceConfiguration: Sendable {
         ("ENFACE_POSTGRES_PORT", "5432", "Port of the embedded PostgreSQL (names its socket; TCP only with loopback on)."),
         ("ENFACE_POSTGRES_LOOPBACK", "false", "Also let the embedded PostgreSQL listen on 127.0.0.1."),
         ("ENFACE_POSTGRES_ACCOUNT", "enface", "Unprivileged account that runs the embedded PostgreSQL when Enface runs as root."),
+        // Read by the C kernels themselves (CFaceKernels), before any Swift configuration exists.
+        ("ENFACE_KERNEL", "(chosen by CPU)", "`portable` forces the portable scoring kernels instead of AVX2 + FMA."),
     ]
 
     public init(reader: ConfigReader) throws(ConfigurationError) {
