@@ -29,6 +29,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/vapor/jwt-kit.git", from: "5.8.0"),
     ],
     targets: [
         // OpenBLAS's cblas.h (Debian: libopenblas-dev).
@@ -46,11 +48,29 @@ let package = Package(
             dependencies: ["CBLAS", "CFaceKernels"],
             swiftSettings: swiftSettings + [.unsafeFlags(["-O"])]
         ),
+        // The key hierarchy: master key -> tenant keys -> person keys -> sealed templates.
+        .target(
+            name: "TemplateProtection",
+            dependencies: [.product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: swiftSettings
+        ),
+        // Tenants and their governance: lifecycle, plans, settings, quotas, credentials (API
+        // keys, JWT, operator tokens), rate limits, the audit chain, provisioning files.
+        .target(
+            name: "Tenancy",
+            dependencies: [
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "JWTKit", package: "jwt-kit"),
+            ],
+            resources: [.copy("Models"), .copy("Schemas")],
+            swiftSettings: swiftSettings
+        ),
         // PostgreSQL: connection pools per role, tenant-scoped transactions, migrations and the
         // embedded server used on a developer's machine and in CI.
         .target(
             name: "Storage",
             dependencies: [
+                "Tenancy",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -60,11 +80,23 @@ let package = Package(
             resources: [.copy("Migrations")],
             swiftSettings: swiftSettings
         ),
+        // The use cases; keeps the index and the database coherent. Knows nothing of HTTP.
+        .target(
+            name: "FaceService",
+            dependencies: [
+                "FaceIndex", "Storage", "Tenancy", "TemplateProtection",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // The application: configuration, HTTP routes, middleware, problem+json errors, logging.
         .target(
             name: "EnfaceHTTP",
             dependencies: [
-                "Storage",
+                "FaceService", "Storage", "Tenancy", "TemplateProtection",
+                .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "Logging", package: "swift-log"),
@@ -78,7 +110,10 @@ let package = Package(
             dependencies: [
                 "EnfaceHTTP",
                 "FaceIndex",
+                "FaceService",
                 "Storage",
+                "Tenancy",
+                "TemplateProtection",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "Logging", package: "swift-log"),
@@ -102,6 +137,13 @@ let package = Package(
             swiftSettings: testSwiftSettings
         ),
         .testTarget(
+            name: "TenancyTests",
+            dependencies: [
+                "Tenancy", "TemplateProtection", "TestSupport", .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: testSwiftSettings
+        ),
+        .testTarget(
             name: "StorageTests",
             dependencies: ["Storage", "TestSupport", .product(name: "PostgresNIO", package: "postgres-nio")],
             swiftSettings: testSwiftSettings
@@ -110,8 +152,13 @@ let package = Package(
             name: "EnfaceHTTPTests",
             dependencies: [
                 "EnfaceHTTP",
+                "FaceService",
                 "Storage",
+                "Tenancy",
+                "TemplateProtection",
                 "TestSupport",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -123,6 +170,8 @@ let package = Package(
                 "enface",
                 "Storage",
                 "TestSupport",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
             swiftSettings: testSwiftSettings

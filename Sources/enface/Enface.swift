@@ -9,5 +9,8 @@ struct Enface: AsyncParsableCommand {
         commandName: "enface",
         abstract: "Enface, a multi-tenant face-recognition service.",
         discussion: "Configuration comes from ENFACE_* environment variables; see README.md.",
-        subcommands: [Serve.self, Migrate.self, DatabaseCommand.self, BenchCommand.self])
+        subcommands: [
+            Serve.self, Migrate.self, DatabaseCommand.self, TenantCommand.self, KeyCommand.self, AuditCommand.self,
+            OperatorCommand.self, BenchCommand.self,
+        ])
 }

@@ -9,13 +9,7 @@ import Testing
 
 @Suite struct CommandLineTests {
     /// Variables pointing `enface` at a scratch database as if it were an external server.
-    func environment(_ database: ScratchDatabase) -> [String: String] {
-        [
-            "ENFACE_DATABASE_URL": database.endpoint(.owner).url,
-            "ENFACE_DATABASE_APP_URL": database.endpoint(.app).url,
-            "ENFACE_DATABASE_ADMIN_URL": database.endpoint(.admin).url,
-        ]
-    }
+    func environment(_ database: ScratchDatabase) -> [String: String] { database.environment }
 
     @Test func dbURLPrintsOnlyAURLThatPsqlAcceptsAsTheRoleAsked() async throws {
         guard case .embedded(let postgres) = TestEnvironment.server else { return }

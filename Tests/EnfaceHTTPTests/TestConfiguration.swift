@@ -2,20 +2,27 @@
 
 import EnfaceHTTP
 import Storage
+import Tenancy
+import TemplateProtection
 import TestSupport
 
 enum TestConfiguration {
+    /// The operator token the tests present, and its configured hash.
+    static let operatorToken = "test-operator-token-0123456789abcdef"
+    static let adminTokens = OperatorTokens.configurationLine(name: "tester", token: operatorToken)
+    /// A master key for the whole test run (never the developer's key file).
+    static let masterKey = MasterKey.generate().base64
+
     /// Enface pointed at `database` as an external server, on a free port, quiet.
     static func make(database: ScratchDatabase, _ extra: [String: String] = [:]) throws -> EnfaceConfiguration {
         try EnfaceConfiguration(
-            environment: [
-                "ENFACE_DATABASE_URL": database.endpoint(.owner).url,
-                "ENFACE_DATABASE_APP_URL": database.endpoint(.app).url,
-                "ENFACE_DATABASE_ADMIN_URL": database.endpoint(.admin).url,
+            environment: database.environment.merging([
                 "ENFACE_HTTP_PORT": "0",
                 "ENFACE_LOG_LEVEL": "error",
                 "ENFACE_MIGRATE_ON_START": "false",
-            ].merging(extra) { $1 })
+                "ENFACE_MASTER_KEY": masterKey,
+                "ENFACE_ADMIN_TOKENS": adminTokens,
+            ]) { $1 }.merging(extra) { $1 })
     }
 
     /// Enface with a database that is never reached: for tests of pure HTTP behaviour.
@@ -25,6 +32,7 @@ enum TestConfiguration {
             environment: [
                 "ENFACE_DATABASE_URL": nowhere, "ENFACE_DATABASE_APP_URL": nowhere, "ENFACE_DATABASE_ADMIN_URL": nowhere,
                 "ENFACE_HTTP_PORT": "0", "ENFACE_LOG_LEVEL": "error", "ENFACE_MIGRATE_ON_START": "false",
+                "ENFACE_MASTER_KEY": masterKey, "ENFACE_ADMIN_TOKENS": adminTokens,
             ])
     }
 }

@@ -24,6 +24,15 @@ public struct ScratchDatabase: Sendable {
         base[role]!.with(database: name)
     }
 
+    /// The variables that point Enface (the library or the binary) at this database.
+    public var environment: [String: String] {
+        [
+            "ENFACE_DATABASE_URL": endpoint(.owner).url,
+            "ENFACE_DATABASE_APP_URL": endpoint(.app).url,
+            "ENFACE_DATABASE_ADMIN_URL": endpoint(.admin).url,
+        ]
+    }
+
     /// Creates `enface_test_<random>` from the template; migrated unless asked not to be.
     public static func create(migrated: Bool = true) async throws -> ScratchDatabase {
         var base: [DatabaseRole: DatabaseEndpoint] = [:]

@@ -1,12 +1,17 @@
 // The whole wiring of the server, readable on one screen.
 
+import FaceService
+import Foundation
 import Hummingbird
 import Logging
 import ServiceLifecycle
 import Storage
+import Tenancy
+import TemplateProtection
 
-/// Builds the Enface application from its configuration: database pools, migrations before
-/// the server listens, middleware and routes. Tests build the very same application.
+/// Builds the Enface application from its configuration: database pools, keys, the tenancy
+/// services, migrations before the server listens, middleware and routes. Tests build the very
+/// same application.
 public func buildApplication(
     _ configuration: EnfaceConfiguration, logger: Logger? = nil
 ) async throws -> some ApplicationProtocol {
@@ -19,13 +24,44 @@ public func buildApplication(
         endpoint: try configuration.database.endpoint(for: .admin), role: .admin,
         maximumConnections: configuration.databasePoolSize, logger: logger)
 
-    let router = buildRouter(health: HealthController(pool: appPool, migrator: migrator, timeout: .seconds(3)))
+    let masterKey = try MasterKey.load(environment: configuration.masterKey, file: configuration.masterKeyFile)
+    let models = try ModelCatalog.bundled()
+    let audit = AuditTrail(chain: AuditChain(key: masterKey.auditKey))
+    let metrics = EnfaceMetrics()
+    let usage = UsageMeter(app: appPool, flushInterval: configuration.usageFlushInterval, logger: logger)
+    let administration = TenantAdministration(admin: adminPool, masterKey: masterKey, models: models, audit: audit)
+    let authenticator = Authenticator(app: appPool, jwt: try await jwtVerifier(configuration), audit: audit)
+    let operatorTokens: OperatorTokens
+    do {
+        operatorTokens = try OperatorTokens(configuration.adminTokens)
+    } catch {
+        throw ConfigurationError.invalid(variable: "ENFACE_ADMIN_TOKENS", reason: "each entry must be name:sha256hex")
+    }
+    if operatorTokens.isEmpty { logger.notice("ENFACE_ADMIN_TOKENS is empty: the operator plane refuses every request") }
+
+    let router = buildRouter(
+        health: HealthController(pool: appPool, migrator: migrator, timeout: .seconds(3)),
+        metrics: metrics,
+        operatorGate: OperatorAuthMiddleware(
+            tokens: operatorTokens, metrics: metrics, audit: audit, pool: adminPool, bodyLimit: configuration.maxBodyBytes),
+        tenantGate: TenantAuthMiddleware(
+            authenticator: authenticator, rateLimiter: RateLimiter(), usage: usage, metrics: metrics,
+            hostSuffix: configuration.tenantHostSuffix),
+        admin: AdminController(administration: administration, models: models),
+        tenant: TenantController(
+            selfService: TenantSelfService(app: appPool, administration: administration, audit: audit), usage: usage,
+            models: models))
 
     var app = Application(
         router: router,
         configuration: .init(
             address: .hostname(configuration.httpHost, port: configuration.httpPort), serverName: "Enface"),
-        services: [appPool, adminPool],
+        // Shut down in reverse: the server stops first, the usage meter writes its last batch
+        // while the pools still run.
+        services: [
+            appPool, adminPool, usage,
+            PurgeScheduler(administration: administration, interval: configuration.purgeInterval, logger: logger),
+        ],
         logger: logger)
     if configuration.migrateOnStart {
         let owner = try configuration.database.endpoint(for: .owner)
@@ -40,13 +76,30 @@ public func buildApplication(
 }
 
 /// Routes and the middleware every request passes through, outermost first.
-func buildRouter(health: HealthController) -> Router<EnfaceRequestContext> {
+func buildRouter(
+    health: HealthController, metrics: EnfaceMetrics, operatorGate: OperatorAuthMiddleware,
+    tenantGate: TenantAuthMiddleware, admin: AdminController, tenant: TenantController
+) -> Router<EnfaceRequestContext> {
     let router = Router(context: EnfaceRequestContext.self)
     router.add(middleware: RequestIDMiddleware())
-    router.add(middleware: AccessLogMiddleware())
+    router.add(middleware: AccessLogMiddleware(metrics: metrics))
     router.add(middleware: ProblemMiddleware())
     health.addRoutes(to: router)
+    router.on("/v1/**", method: .options) { request, _ in CORS.preflight(request) }
+    MetricsController(metrics: metrics).addRoutes(to: router.group().add(middleware: operatorGate))
+    admin.addRoutes(to: router.group("admin/v1").add(middleware: operatorGate))
+    tenant.addRoutes(to: router.group("v1").add(middleware: tenantGate))
     return router
+}
+
+func jwtVerifier(_ configuration: EnfaceConfiguration) async throws -> JWTVerifier? {
+    guard let file = configuration.jwtIssuersFile else { return nil }
+    do {
+        let issuers = try JSONDecoder().decode(JWTConfiguration.self, from: Data(contentsOf: file))
+        return try await JWTVerifier(configuration: issuers, relativeTo: file.deletingLastPathComponent())
+    } catch {
+        throw ConfigurationError.invalid(variable: "ENFACE_JWT_ISSUERS_FILE", reason: "\(file.path): \(error)")
+    }
 }
 
 /// JSON lines on standard error at the configured level.

@@ -1,16 +1,42 @@
 // The per-request context every route and middleware receives.
 
+import FaceService
 import Hummingbird
 import Logging
+import Tenancy
 
 /// Hummingbird's core context plus what Enface knows about the request.
 public struct EnfaceRequestContext: RequestContext {
     public var coreContext: CoreRequestContextStorage
     /// Set by `RequestIDMiddleware`; echoed in `X-Request-ID` and in every problem body.
     public var requestID: String
+    /// Set once, by `TenantAuthMiddleware`, from a credential and nothing else.
+    public internal(set) var tenant: TenantContext?
+    /// Set by `OperatorAuthMiddleware`: the operator's configured name.
+    public internal(set) var operatorName: String?
+    /// The most a body may hold on this request (the tenant's quota on the data plane).
+    public internal(set) var bodyLimit: Int
+    /// Shared with the middleware around this one (access log, metrics).
+    let notes = RequestNotes()
 
     public init(source: ApplicationRequestContextSource) {
         self.coreContext = .init(source: source)
         self.requestID = ""
+        self.bodyLimit = EnfaceRequestContext.defaultBodyLimit
+    }
+
+    static let defaultBodyLimit = 1 << 20
+
+    /// The request's tenant, holding `scope`; only routes behind `TenantAuthMiddleware` call this.
+    func requireTenant(_ scope: Scope? = nil) throws -> TenantContext {
+        guard let tenant else { throw AuthenticationFailure.missingCredential }
+        if let scope, !tenant.allows(scope) { throw AccessDenied.missingScope(scope) }
+        return tenant
+    }
+
+    /// The operator's name; only routes behind `OperatorAuthMiddleware` call this.
+    func requireOperator() throws -> String {
+        guard let operatorName else { throw AuthenticationFailure.missingCredential }
+        return operatorName
     }
 }

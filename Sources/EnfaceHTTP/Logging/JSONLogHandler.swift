@@ -2,6 +2,7 @@
 
 import Foundation
 import Logging
+import Tenancy
 import Synchronization
 
 /// Writes `{"ts":…,"level":…,"label":…,"msg":…,"requestId":…, …metadata}` lines.
@@ -55,23 +56,8 @@ public struct JSONLogHandler: LogHandler {
         }
     }
 
-    static func quote(_ string: String) -> String {
-        var result = "\""
-        for scalar in string.unicodeScalars {
-            switch scalar {
-            case "\"": result += "\\\""
-            case "\\": result += "\\\\"
-            case "\n": result += "\\n"
-            case "\r": result += "\\r"
-            case "\t": result += "\\t"
-            case _ where scalar.value < 0x20:
-                result += String(format: "\\u%04x", scalar.value)
-            default:
-                result.unicodeScalars.append(scalar)
-            }
-        }
-        return result + "\""
-    }
+    /// A JSON string literal, escaped as the audit chain's canonical JSON escapes it.
+    static func quote(_ string: String) -> String { JSONValue.quote(string) }
 
     private static let lock = Mutex(())
 

@@ -7,6 +7,8 @@ import Logging
 struct AccessLogMiddleware: RouterMiddleware {
     typealias Context = EnfaceRequestContext
 
+    let metrics: EnfaceMetrics
+
     func handle(
         _ request: Request, context: Context, next: (Request, Context) async throws -> Response
     ) async throws -> Response {
@@ -14,15 +16,18 @@ struct AccessLogMiddleware: RouterMiddleware {
         let response = try await next(request, context)
         let elapsed = ContinuousClock.now - start
         let milliseconds = Double(elapsed.components.seconds) * 1e3 + Double(elapsed.components.attoseconds) / 1e15
-        context.logger.info(
-            "request",
-            metadata: [
-                "http.method": "\(request.method.rawValue)",
-                // The matched template (/v1/persons/{personId}), not the path: ids stay out of logs.
-                "http.route": "\(context.endpointPath ?? "unmatched")",
-                "http.status": "\(response.status.code)",
-                "duration_ms": "\((milliseconds * 100).rounded() / 100)",
-            ])
+        // The matched template (/v1/persons/{personId}), not the path: ids stay out of logs.
+        let route = context.endpointPath ?? "unmatched"
+        var metadata: Logger.Metadata = [
+            "http.method": "\(request.method.rawValue)",
+            "http.route": "\(route)",
+            "http.status": "\(response.status.code)",
+            "duration_ms": "\((milliseconds * 100).rounded() / 100)",
+        ]
+        if let tenant = context.notes.tenantID { metadata["tenant"] = "\(tenant)" }
+        context.logger.info("request", metadata: metadata)
+        metrics.request(
+            route: route, method: request.method.rawValue, status: Int(response.status.code), tenant: context.notes.tenantSlug)
         return response
     }
 }

@@ -3,6 +3,7 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
+import Tenancy
 
 /// An error as the API reports it: an HTTP status, a stable machine-readable `code`, a title
 /// for humans, and optional detail. Rendered as `application/problem+json`.
@@ -14,15 +15,19 @@ public struct Problem: Error, Sendable, Equatable {
     public var detail: String?
     /// Extra headers, such as `Retry-After`.
     public var headers: HTTPFields
+    /// For invalid input: each offending field, by JSON pointer.
+    public var errors: [FieldError]?
 
     public init(
-        _ status: HTTPResponse.Status, code: String, title: String, detail: String? = nil, headers: HTTPFields = [:]
+        _ status: HTTPResponse.Status, code: String, title: String, detail: String? = nil, headers: HTTPFields = [:],
+        errors: [FieldError]? = nil
     ) {
         self.status = status
         self.code = code
         self.title = title
         self.detail = detail
         self.headers = headers
+        self.errors = errors
     }
 
     static let mediaType = "application/problem+json"
@@ -34,12 +39,13 @@ public struct Problem: Error, Sendable, Equatable {
         var detail: String?
         var code: String
         var requestId: String
+        var errors: [FieldError]?
     }
 
     func response(requestID: String) -> Response {
         let body = Body(
             type: "https://enface.dev/problems/\(code.replacingOccurrences(of: "_", with: "-"))",
-            title: title, status: Int(status.code), detail: detail, code: code, requestId: requestID)
+            title: title, status: Int(status.code), detail: detail, code: code, requestId: requestID, errors: errors)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         let data = (try? encoder.encode(body)) ?? Data()
@@ -54,6 +60,20 @@ extension Problem {
     static func notFound(_ detail: String? = nil) -> Problem {
         Problem(.notFound, code: "not_found", title: "Not found", detail: detail)
     }
+
+    static func invalid(_ failure: ValidationFailure) -> Problem {
+        Problem(
+            .unprocessableContent, code: "validation_failed", title: "Invalid request",
+            detail: failure.errors.count == 1
+                ? "\(failure.errors[0].pointer) \(failure.errors[0].detail)" : "\(failure.errors.count) fields are invalid",
+            errors: failure.errors)
+    }
+
+    /// The one answer to every credential that proves nothing: identical but for the request id.
+    static let unauthenticated = Problem(
+        .unauthorized, code: "unauthenticated", title: "Not authenticated",
+        detail: "Send a valid API key (X-API-Key or Authorization: Bearer) or token.",
+        headers: [.wwwAuthenticate: "Bearer"])
 
     static let internalError = Problem(
         .internalServerError, code: "internal_error", title: "Internal server error",

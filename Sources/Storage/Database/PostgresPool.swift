@@ -10,7 +10,7 @@ public final class PostgresPool: Service, Sendable {
     public let role: DatabaseRole
     public let endpoint: DatabaseEndpoint
     let client: PostgresClient
-    let logger: Logger
+    public let logger: Logger
 
     public init(endpoint: DatabaseEndpoint, role: DatabaseRole, maximumConnections: Int = 20, logger: Logger) {
         var configuration = endpoint.clientConfiguration

@@ -19,3 +19,18 @@ public struct TenantTransaction {
         try await connection.query(query, logger: logger, file: file, line: line)
     }
 }
+
+extension TenantTransaction {
+    /// Runs `body` as `tenant` inside an already open transaction, then clears the tenant again:
+    /// for work that must touch several tenants atomically (applying a provisioning file).
+    public static func switching<Result: Sendable>(
+        to tenant: UUID, on connection: PostgresConnection, logger: Logger,
+        isolation: isolated (any Actor)? = #isolation,
+        _ body: (TenantTransaction) async throws -> Result
+    ) async throws -> Result {
+        try await connection.query("SELECT set_config('app.tenant_id', \(tenant.uuidString.lowercased()), true)", logger: logger)
+        let result = try await body(TenantTransaction(tenantID: tenant, connection: connection, logger: logger))
+        try await connection.query("SELECT set_config('app.tenant_id', '', true)", logger: logger)
+        return result
+    }
+}

@@ -1,0 +1,51 @@
+// Reading a JSON body: the right media type, within the size limit, valid JSON.
+
+import Foundation
+import Hummingbird
+import NIOCore
+import Tenancy
+
+extension Request {
+    /// The body as JSON. 415 unless the media type is JSON; 413 past `context.bodyLimit`
+    /// (reading stops there); 400 for malformed JSON. An empty body is `empty` when given.
+    func json(context: EnfaceRequestContext, empty: JSONValue? = nil) async throws -> JSONValue {
+        let limit = context.bodyLimit
+        if let length = headers[.contentLength].flatMap(Int.init), length > limit {
+            throw RequestError.payloadTooLarge(limit: limit)
+        }
+        let buffer: ByteBuffer
+        do {
+            buffer = try await body.collect(upTo: limit)
+        } catch {
+            throw RequestError.payloadTooLarge(limit: limit)
+        }
+        if buffer.readableBytes == 0, let empty { return empty }
+        guard let type = headers[.contentType]?.lowercased(),
+              type.hasPrefix("application/json") || type.contains("+json")
+        else { throw RequestError.unsupportedMediaType }
+        guard let value = JSONValue.parse(buffer.readableBytesView) else { throw RequestError.malformedJSON }
+        return value
+    }
+}
+
+extension JSONValue: ResponseGenerator {
+    public func response(from request: Request, context: some RequestContext) throws -> Response {
+        Response(
+            status: .ok, headers: [.contentType: "application/json; charset=utf-8"],
+            body: .init(byteBuffer: ByteBuffer(string: canonical)))
+    }
+}
+
+/// A JSON answer with a status other than 200.
+struct Answer: ResponseGenerator {
+    var status: HTTPResponse.Status
+    var body: JSONValue
+    var headers: HTTPFields = [:]
+
+    func response(from request: Request, context: some RequestContext) throws -> Response {
+        var response = try body.response(from: request, context: context)
+        response.status = status
+        for field in headers { response.headers[field.name] = field.value }
+        return response
+    }
+}

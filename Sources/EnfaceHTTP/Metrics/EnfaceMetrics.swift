@@ -1,0 +1,45 @@
+// Prometheus metrics of one application: its own registry (no global bootstrap), labels kept
+// to a bounded set so a flood of tenants or paths cannot explode the series count.
+
+import Prometheus
+import Synchronization
+
+public final class EnfaceMetrics: Sendable {
+    public let registry = PrometheusCollectorRegistry()
+    private let tenantLabels = Mutex<Set<String>>([])
+
+    /// Tenants beyond this many are counted as `other`.
+    static let maximumTenantLabels = 1_000
+
+    public init() {}
+
+    /// `enface_http_requests_total{route,method,status,tenant}`: route is the matched template.
+    func request(route: String, method: String, status: Int, tenant: String?) {
+        registry.makeCounter(
+            name: "enface_http_requests_total",
+            labels: [("route", route), ("method", method), ("status", "\(status / 100)xx"), ("tenant", label(tenant))]
+        ).increment()
+    }
+
+    /// `enface_rate_limited_total{tenant,kind}`: kind is `minute` or `day`.
+    func rateLimited(tenant: String, kind: String) {
+        registry.makeCounter(name: "enface_rate_limited_total", labels: [("tenant", label(tenant)), ("kind", kind)]).increment()
+    }
+
+    /// `enface_auth_failures_total{plane,reason}`.
+    func authFailure(plane: String, reason: String) {
+        registry.makeCounter(name: "enface_auth_failures_total", labels: [("plane", plane), ("reason", reason)]).increment()
+    }
+
+    public func render() -> String { registry.emitToString() }
+
+    private func label(_ tenant: String?) -> String {
+        guard let tenant else { return "none" }
+        return tenantLabels.withLock { labels in
+            if labels.contains(tenant) { return tenant }
+            guard labels.count < Self.maximumTenantLabels else { return "other" }
+            labels.insert(tenant)
+            return tenant
+        }
+    }
+}

@@ -1,0 +1,140 @@
+// The data plane's gate: one tenant per request, from a credential and nothing else.
+
+import FaceService
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Tenancy
+
+/// Authenticates the credential (`X-API-Key`, or `Authorization: Bearer` with a key or a JWT),
+/// checks the host binding, the tenant's rate limit and daily quota, and sets the context's
+/// tenant. Any tenant id in the body, query or headers is never read: it cannot change anything.
+struct TenantAuthMiddleware: RouterMiddleware {
+    typealias Context = EnfaceRequestContext
+
+    let authenticator: Authenticator
+    let rateLimiter: RateLimiter
+    let usage: UsageMeter
+    let metrics: EnfaceMetrics
+    /// With `acme.tenants.example.com` the suffix is `tenants.example.com`.
+    let hostSuffix: String?
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        guard let credential = Self.credential(request) else {
+            metrics.authFailure(plane: "data", reason: AuthenticationFailure.missingCredential.rawValue)
+            throw AuthenticationFailure.missingCredential
+        }
+        let tenant: TenantContext
+        do {
+            tenant = try await authenticator.authenticate(credential)
+        } catch let failure as AuthenticationFailure {
+            metrics.authFailure(plane: "data", reason: failure.rawValue)
+            throw failure
+        }
+        context.notes.noteTenant(slug: tenant.tenant.slug, id: tenant.tenantID.uuidString.lowercased())
+
+        if let hostSuffix, let host = Self.host(request), let slug = Self.tenantSlug(host: host, suffix: hostSuffix),
+           slug != tenant.tenant.slug
+        {
+            await authenticator.recordCrossTenantAttempt(tenant, requestedHost: host)
+            throw AccessDenied.hostMismatch
+        }
+
+        let minute = rateLimiter.acquire(tenant: tenant.tenantID, limit: tenant.tenant.quotas.requestsPerMinute)
+        guard minute.allowed else {
+            metrics.rateLimited(tenant: tenant.tenant.slug, kind: "minute")
+            throw RateLimited.minute(minute)
+        }
+        let day = try await usage.admit(tenant.tenant)
+        guard day.allowed else {
+            metrics.rateLimited(tenant: tenant.tenant.slug, kind: "day")
+            throw RateLimited.day(day, minute: minute)
+        }
+        if case .apiKey(let key, _) = tenant.credential { usage.noteKeyUsed(key, tenant: tenant.tenantID) }
+
+        var context = context
+        context.tenant = tenant
+        context.bodyLimit = tenant.tenant.quotas.maxBodyBytes
+        if let length = request.headers[.contentLength].flatMap(Int.init), length > context.bodyLimit {
+            throw RequestError.payloadTooLarge(limit: context.bodyLimit)
+        }
+        var response: Response
+        do {
+            response = try await next(request, context)
+        } catch {
+            // Errors are answered here, so their answer carries the rate-limit headers too.
+            response = ProblemMiddleware.problem(for: error, logger: context.logger).response(requestID: context.requestID)
+        }
+        RateLimited.headers(minute).forEach { response.headers[$0.name] = $0.value }
+        Self.allowOrigin(request, tenant: tenant.tenant, response: &response)
+        return response
+    }
+
+    /// `X-API-Key` first, then `Authorization: Bearer`.
+    static func credential(_ request: Request) -> String? {
+        if let key = request.headers[.apiKey], !key.isEmpty { return key }
+        guard let authorization = request.headers[.authorization] else { return nil }
+        let parts = authorization.split(separator: " ", maxSplits: 1)
+        guard parts.count == 2, parts[0].lowercased() == "bearer" else { return nil }
+        let token = parts[1].trimmingCharacters(in: .whitespaces)
+        return token.isEmpty ? nil : token
+    }
+
+    static func host(_ request: Request) -> String? {
+        request.head.authority.map { host in
+            String(host.split(separator: ":").first ?? "").lowercased()
+        }
+    }
+
+    /// `acme` for `acme.<suffix>`; nil for any other host (direct addresses are not bound).
+    static func tenantSlug(host: String, suffix: String) -> String? {
+        let suffix = "." + suffix.lowercased().trimmingCharacters(in: CharacterSet(charactersIn: "."))
+        guard host.hasSuffix(suffix) else { return nil }
+        let slug = String(host.dropLast(suffix.count))
+        return slug.isEmpty || slug.contains(".") ? nil : slug
+    }
+
+    /// CORS for browsers: only the tenant's allowed origins may read the answer.
+    static func allowOrigin(_ request: Request, tenant: Tenant, response: inout Response) {
+        guard let origin = request.headers[.origin], tenant.settings.allowedOrigins.contains(origin) else { return }
+        response.headers[.accessControlAllowOrigin] = origin
+        response.headers[.vary] = "Origin"
+    }
+}
+
+/// 429s: per-minute rate and daily quota.
+enum RateLimited: Error, ProblemConvertible {
+    case minute(RateLimiter.Decision)
+    case day(UsageMeter.Decision, minute: RateLimiter.Decision)
+
+    static func headers(_ decision: RateLimiter.Decision) -> HTTPFields {
+        [
+            .rateLimitLimit: String(decision.limit), .rateLimitRemaining: String(decision.remaining),
+            .rateLimitReset: String(decision.resetSeconds),
+        ]
+    }
+
+    var problem: Problem {
+        switch self {
+        case .minute(let decision):
+            var headers = Self.headers(decision)
+            headers[.retryAfter] = String(decision.retryAfterSeconds)
+            return Problem(
+                .tooManyRequests, code: "rate_limited", title: "Too many requests",
+                detail: "This tenant may make \(decision.limit) requests a minute.", headers: headers)
+        case .day(let decision, let minute):
+            var headers = Self.headers(minute)
+            headers[.retryAfter] = String(decision.resetSeconds)
+            return Problem(
+                .tooManyRequests, code: "daily_quota_exceeded", title: "Daily quota used up",
+                detail: "This tenant may make \(decision.limit) requests a day (UTC).", headers: headers)
+        }
+    }
+}
+
+extension HTTPField.Name {
+    static let apiKey = HTTPField.Name("X-API-Key")!
+    static let rateLimitLimit = HTTPField.Name("RateLimit-Limit")!
+    static let rateLimitRemaining = HTTPField.Name("RateLimit-Remaining")!
+    static let rateLimitReset = HTTPField.Name("RateLimit-Reset")!
+}

@@ -1,0 +1,69 @@
+// Every domain error, mapped to its status and stable code: the one place errors meet HTTP.
+
+import FaceService
+import HTTPTypes
+import Hummingbird
+import Tenancy
+
+extension TenancyError: ProblemConvertible {
+    var problem: Problem {
+        switch self {
+        case .tenantNotFound: .notFound("No such tenant.")
+        case .keyNotFound: .notFound("No such key.")
+        case .slugTaken(let slug):
+            Problem(.conflict, code: "slug_taken", title: "Slug taken", detail: "A tenant named \(slug) exists already.")
+        case .invalidTransition(let error):
+            Problem(.conflict, code: "invalid_transition", title: "Not allowed in this state", detail: error.detail)
+        case .tenantDeleted:
+            Problem(.conflict, code: "tenant_deleted", title: "Tenant deleted", detail: "A deleted tenant cannot change.")
+        case .invalid(let failure): .invalid(failure)
+        case .scopesNotGrantable(let scopes):
+            Problem(
+                .forbidden, code: "scope_not_grantable", title: "Scopes beyond your own",
+                detail: "A key cannot grant scopes its creator lacks: \(scopes.map(\.rawValue).joined(separator: ", ")).")
+        }
+    }
+}
+
+extension ValidationFailure: ProblemConvertible {
+    var problem: Problem { .invalid(self) }
+}
+
+extension AuthenticationFailure: ProblemConvertible {
+    var problem: Problem { .unauthenticated }
+}
+
+extension AccessDenied: ProblemConvertible {
+    var problem: Problem {
+        switch self {
+        case .tenantPending:
+            Problem(.forbidden, code: "tenant_pending", title: "Tenant not active yet", detail: "An operator must activate this tenant first.")
+        case .tenantSuspended:
+            Problem(.forbidden, code: "tenant_suspended", title: "Tenant suspended", detail: "This tenant is suspended; contact your operator.")
+        case .missingScope(let scope):
+            Problem(.forbidden, code: "insufficient_scope", title: "Missing scope", detail: "This call needs the scope \(scope.rawValue).")
+        case .hostMismatch:
+            Problem(.forbidden, code: "host_mismatch", title: "Wrong tenant host", detail: "This credential belongs to another tenant than this host.")
+        }
+    }
+}
+
+/// Errors of reading a request, before any domain logic.
+enum RequestError: Error, ProblemConvertible {
+    case unsupportedMediaType
+    case malformedJSON
+    case payloadTooLarge(limit: Int)
+    case invalidQuery(FieldError)
+
+    var problem: Problem {
+        switch self {
+        case .unsupportedMediaType:
+            Problem(.unsupportedMediaType, code: "unsupported_media_type", title: "Unsupported media type", detail: "Send application/json.")
+        case .malformedJSON:
+            Problem(.badRequest, code: "malformed_json", title: "Malformed JSON", detail: "The body is not valid JSON.")
+        case .payloadTooLarge(let limit):
+            Problem(.contentTooLarge, code: "payload_too_large", title: "Request body too large", detail: "The limit is \(limit) bytes.")
+        case .invalidQuery(let error): .invalid(ValidationFailure([error]))
+        }
+    }
+}

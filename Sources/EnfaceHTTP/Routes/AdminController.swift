@@ -1,0 +1,134 @@
+// The operator plane, /admin/v1: tenants, their lifecycle and keys, the audit trail, usage.
+
+import FaceService
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Storage
+import Tenancy
+
+struct AdminController: Sendable {
+    let administration: TenantAdministration
+    let models: ModelCatalog
+
+    func addRoutes(to group: RouterGroup<EnfaceRequestContext>) {
+        group.post("/tenants") { request, context in
+            let created = try await administration.create(try await request.json(context: context), by: actor(context))
+            return Answer(
+                status: .created,
+                body: [
+                    "tenant": try Representation.tenant(created.tenant, models: models),
+                    "apiKey": .string(created.key.text),
+                    "key": ["id": .string(created.keyID.uuidString.lowercased()), "prefix": .string(created.key.prefix)],
+                ],
+                headers: [.cacheControl: "no-store"])
+        }
+        group.get("/tenants") { request, context in
+            let query = Query(request)
+            let limit = try query.limit(default: 100, maximum: 1_000)
+            var status: TenantStatus?
+            if let text = query["status"] {
+                guard let parsed = TenantStatus(rawValue: text) else {
+                    throw RequestError.invalidQuery(FieldError(pointer: "?status", code: "invalid_value", detail: "must be pending, active, suspended or deleted"))
+                }
+                status = parsed
+            }
+            var cursor: TenantCursor?
+            if let text = query["after"] {
+                guard let parsed = TenantCursor(token: text) else {
+                    throw RequestError.invalidQuery(FieldError(pointer: "?after", code: "invalid_format", detail: "is not a cursor this API gave"))
+                }
+                cursor = parsed
+            }
+            let tenants = try await administration.list(status: status, after: cursor, limit: limit)
+            let next = tenants.count == limit ? tenants.last.map { TenantCursor(createdAt: $0.createdAt, id: $0.id).token } : nil
+            return [
+                "tenants": .array(try tenants.map { try Representation.tenant($0, models: models) }),
+                "next": next.map(JSONValue.string) ?? .null,
+            ] as JSONValue
+        }
+        group.get("/tenants/{tenant}") { _, context in
+            let reference = context.parameters.get("tenant") ?? ""
+            return try Representation.tenant(try await administration.tenant(reference), models: models)
+        }
+        group.patch("/tenants/{tenant}") { request, context in
+            let tenant = try await administration.update(
+                try context.uuid("tenant"), try await request.json(context: context), by: actor(context))
+            return try Representation.tenant(tenant, models: models)
+        }
+        group.post("/tenants/{tenant}/activate") { _, context in
+            try Representation.tenant(try await administration.activate(try context.uuid("tenant"), by: actor(context)), models: models)
+        }
+        group.post("/tenants/{tenant}/suspend") { request, context in
+            var reader = FieldReader(try await request.json(context: context, empty: [:]), allowed: ["reason"])
+            let reason = reader.string("reason", lengths: 1...500)
+            try reader.check()
+            let tenant = try await administration.suspend(try context.uuid("tenant"), reason: reason, by: actor(context))
+            return try Representation.tenant(tenant, models: models)
+        }
+        group.post("/tenants/{tenant}/reactivate") { _, context in
+            try Representation.tenant(try await administration.reactivate(try context.uuid("tenant"), by: actor(context)), models: models)
+        }
+        group.delete("/tenants/{tenant}") { _, context in
+            try Representation.tenant(try await administration.delete(try context.uuid("tenant"), by: actor(context)), models: models)
+        }
+        group.post("/tenants/{tenant}/keys") { request, context in
+            let created = try await administration.createKey(
+                tenant: try context.uuid("tenant"), try await request.json(context: context), creatorScopes: nil, by: actor(context))
+            return Answer(
+                status: .created, body: ["apiKey": .string(created.secret.text), "key": try Representation.key(created.key)],
+                headers: [.cacheControl: "no-store"])
+        }
+        group.get("/tenants/{tenant}/keys") { _, context in
+            ["keys": .array(try await administration.keys(tenant: try context.uuid("tenant")).map(Representation.key))] as JSONValue
+        }
+        group.delete("/tenants/{tenant}/keys/{key}") { _, context in
+            try await administration.revokeKey(
+                tenant: try context.uuid("tenant"), key: try context.uuid("key", notFound: .keyNotFound), by: actor(context))
+            return HTTPResponse.Status.noContent
+        }
+        group.get("/tenants/{tenant}/usage") { request, context in
+            let query = Query(request)
+            let id = try context.uuid("tenant")
+            let to = try query.day("to") ?? UsageMeter.day(Date())
+            let from = try query.day("from") ?? UsageMeter.day(Date().addingTimeInterval(-29 * 86_400))
+            let days = try await administration.usage(tenant: id, from: from, to: to)
+            return [
+                "tenantId": .string(id.uuidString.lowercased()), "from": .string(from), "to": .string(to),
+                "days": .array(days.map { day in
+                    var entry = Representation.usage(day.counts).objectValue!
+                    entry["day"] = .string(day.day)
+                    return .object(entry)
+                }),
+            ] as JSONValue
+        }
+        group.get("/audit") { request, context in
+            let query = Query(request)
+            var filter = AuditRepository.Filter(
+                tenantID: try query.uuid("tenant"), action: query["action"], actor: query["actor"],
+                since: try query.date("since"), until: try query.date("until"),
+                limit: try query.limit(default: 100, maximum: 1_000))
+            if let text = query["outcome"] {
+                guard let outcome = AuditEvent.Outcome(rawValue: text) else {
+                    throw RequestError.invalidQuery(FieldError(pointer: "?outcome", code: "invalid_value", detail: "must be success, denied or failure"))
+                }
+                filter.outcome = outcome
+            }
+            if let text = query["before"] {
+                guard let before = Int64(text), before > 0 else {
+                    throw RequestError.invalidQuery(FieldError(pointer: "?before", code: "invalid_format", detail: "must be an event id"))
+                }
+                filter.before = before
+            }
+            let events = try await administration.auditEvents(filter)
+            return [
+                "events": .array(events.map(Representation.event)),
+                "next": events.count == filter.limit ? events.last.map { .string(String($0.id)) } ?? .null : .null,
+            ] as JSONValue
+        }
+    }
+
+    func actor(_ context: EnfaceRequestContext) throws -> String {
+        TenantAdministration.actor(operator: try context.requireOperator())
+    }
+}

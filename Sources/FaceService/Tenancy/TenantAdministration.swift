@@ -1,0 +1,377 @@
+// What operators do to tenants: create, change, move through the lifecycle, keys, audit, usage.
+
+import Foundation
+import Logging
+import PostgresNIO
+import Storage
+import Tenancy
+import TemplateProtection
+
+/// The operator plane's use cases. Runs as `enface_admin`, which can read and change tenants,
+/// their keys and their audit trail, but has no privilege at all on persons or faces.
+public struct TenantAdministration: Sendable {
+    let admin: PostgresPool
+    let masterKey: MasterKey
+    let models: ModelCatalog
+    let audit: AuditTrail
+
+    public init(admin: PostgresPool, masterKey: MasterKey, models: ModelCatalog, audit: AuditTrail) {
+        self.admin = admin
+        self.masterKey = masterKey
+        self.models = models
+        self.audit = audit
+    }
+
+    /// The actor string of an operator, as the audit trail records it.
+    public static func actor(operator name: String) -> String { "operator:\(name)" }
+
+    // MARK: Creating
+
+    /// `{"name","slug","plan"?,"model"?,"settings"?,"quotas"?}`: a tenant (pending), its
+    /// wrapped key and its first API key (every scope), in one transaction. The key's text is
+    /// returned here and never again.
+    public func create(_ request: JSONValue, by actor: String) async throws -> (tenant: Tenant, key: APIKeySecret, keyID: UUID) {
+        var reader = FieldReader(request, allowed: ["name", "slug", "plan", "model", "settings", "quotas"])
+        let name = reader.string("name", required: true, lengths: 1...200)
+        let slug = reader.string("slug", required: true)
+        if let slug, !Tenant.isValidSlug(slug) {
+            reader.fail("slug", "invalid_format", "must match ^[a-z0-9][a-z0-9-]{1,48}[a-z0-9]$")
+        }
+        var plan = Plan.starter
+        if let text = reader.string("plan") {
+            if let parsed = Plan(rawValue: text) { plan = parsed } else {
+                reader.fail("plan", "invalid_value", "must be one of \(Plan.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+        }
+        let model = reader.string("model") ?? ModelCatalog.defaultModel
+        if models.model(model) == nil {
+            reader.fail("model", "invalid_value", "must be one of \(models.models.keys.sorted().joined(separator: ", "))")
+        }
+        var settings = TenantSettings()
+        var quotas = plan.defaultQuotas
+        do {
+            if let patch = reader.value("settings") { settings = try settings.applying(patch) }
+        } catch { reader.record(error.errors) }
+        do {
+            if let patch = reader.value("quotas") { quotas = try quotas.applying(patch) }
+        } catch { reader.record(error.errors) }
+        do { try reader.check() } catch { throw TenancyError.invalid(error) }
+
+        let now = AuditChain.timestamp()
+        let tenant = Tenant(
+            id: UUID(), slug: slug!, name: name!, status: .pending, plan: plan, model: model, settings: settings,
+            quotas: quotas, createdAt: now)
+        let wrappedKey = try masterKey.wrap(TenantKey.generate(), tenantID: tenant.id)
+        let secret = APIKeySecret.generate()
+        let keyID = UUID()
+        do {
+            try await admin.withTenant(tenant.id) { transaction in
+                try await TenantRepository.insert(
+                    tenant, wrappedKey: wrappedKey, keyVersion: 1, on: transaction.connection, logger: transaction.logger)
+                try await APIKeyRepository.insert(
+                    id: keyID, name: "initial", secret: secret, scopes: Set(Scope.allCases), expiresAt: nil,
+                    createdAt: now, in: transaction)
+                try await audit.record(
+                    AuditEvent(
+                        tenantID: tenant.id, actor: actor, action: "tenant.create", target: tenant.id.uuidString.lowercased(),
+                        detail: [
+                            "after": try Self.snapshot(tenant),
+                            "key": ["id": .string(keyID.uuidString.lowercased()), "prefix": .string(secret.prefix)],
+                        ]), in: transaction)
+            }
+        } catch StorageConflict.slugTaken(let slug) {
+            throw TenancyError.slugTaken(slug)
+        }
+        return (tenant, secret, keyID)
+    }
+
+    // MARK: Reading
+
+    /// By id or slug.
+    public func tenant(_ idOrSlug: String) async throws -> Tenant {
+        let found = try await admin.withTransaction { connection in
+            if let id = UUID(uuidString: idOrSlug) {
+                return try await TenantRepository.find(id, on: connection, logger: admin.logger)
+            }
+            return try await TenantRepository.find(slug: idOrSlug, on: connection, logger: admin.logger)
+        }
+        guard let found else { throw TenancyError.tenantNotFound }
+        return found
+    }
+
+    public func list(status: TenantStatus?, after cursor: TenantCursor?, limit: Int) async throws -> [Tenant] {
+        try await admin.withTransaction { connection in
+            try await TenantRepository.list(status: status, after: cursor, limit: limit, on: connection, logger: admin.logger)
+        }
+    }
+
+    // MARK: Changing
+
+    /// `{"name"?, "plan"?, "settings"?, "quotas"?}`. A new plan brings its default quotas,
+    /// unless the same request sets quotas too.
+    public func update(_ id: UUID, _ patch: JSONValue, by actor: String) async throws -> Tenant {
+        try await change(id, by: actor, action: "tenant.update") { tenant in
+            var reader = FieldReader(patch, allowed: ["name", "plan", "settings", "quotas"])
+            var changed = tenant
+            if let name = reader.string("name", lengths: 1...200) { changed.name = name }
+            if let text = reader.string("plan") {
+                if let plan = Plan(rawValue: text) {
+                    if plan != tenant.plan { changed.quotas = plan.defaultQuotas }
+                    changed.plan = plan
+                } else {
+                    reader.fail("plan", "invalid_value", "must be one of \(Plan.allCases.map(\.rawValue).joined(separator: ", "))")
+                }
+            }
+            do throws(ValidationFailure) {
+                if let settings = reader.value("settings") { changed.settings = try changed.settings.applying(settings) }
+            } catch { reader.record(error.errors) }
+            do throws(ValidationFailure) {
+                if let quotas = reader.value("quotas") { changed.quotas = try changed.quotas.applying(quotas) }
+            } catch { reader.record(error.errors) }
+            do throws(ValidationFailure) { try reader.check() } catch { throw TenancyError.invalid(error) }
+            return changed
+        }
+    }
+
+    public func activate(_ id: UUID, by actor: String) async throws -> Tenant {
+        try await transition(id, from: .pending, to: .active, by: actor, action: "tenant.activate") { tenant, now in
+            tenant.activatedAt = now
+        }
+    }
+
+    public func suspend(_ id: UUID, reason: String?, by actor: String) async throws -> Tenant {
+        if let reason, reason.count > 500 {
+            throw TenancyError.invalid(ValidationFailure(pointer: "/reason", code: "out_of_range", detail: "must be at most 500 characters"))
+        }
+        return try await transition(id, from: .active, to: .suspended, by: actor, action: "tenant.suspend") { tenant, now in
+            tenant.suspendedAt = now
+            tenant.suspendReason = reason
+        }
+    }
+
+    public func reactivate(_ id: UUID, by actor: String) async throws -> Tenant {
+        try await transition(id, from: .suspended, to: .active, by: actor, action: "tenant.reactivate") { tenant, _ in
+            tenant.suspendedAt = nil
+            tenant.suspendReason = nil
+        }
+    }
+
+    /// Deletes a suspended tenant: every key revoked at once, its data purged once its grace
+    /// period (`retentionDays`) is over.
+    public func delete(_ id: UUID, by actor: String) async throws -> Tenant {
+        try await transition(id, from: .suspended, to: .deleted, by: actor, action: "tenant.delete") { tenant, now in
+            tenant.deletedAt = now
+            tenant.purgeAfter = now.addingTimeInterval(Double(tenant.quotas.retentionDays) * 86_400)
+        } also: { transaction, now in
+            let revoked = try await APIKeyRepository.revokeAll(at: now, in: transaction)
+            return ["keysRevoked": .number(Double(revoked))]
+        }
+    }
+
+    /// Purges every deleted tenant whose grace period is over; returns their ids.
+    public func purgeDue(by actor: String) async throws -> [UUID] {
+        let due = try await admin.withTransaction { connection in
+            try await TenantRepository.duePurges(on: connection, logger: admin.logger)
+        }
+        var purged: [UUID] = []
+        for id in due {
+            let done = try await admin.withTenant(id) { transaction in
+                guard try await TenantRepository.purge(id, on: transaction.connection, logger: transaction.logger) else {
+                    return false
+                }
+                try await audit.record(
+                    AuditEvent(tenantID: id, actor: actor, action: "tenant.purge", target: id.uuidString.lowercased()),
+                    in: transaction)
+                return true
+            }
+            if done { purged.append(id) }
+        }
+        return purged
+    }
+
+    // MARK: Keys
+
+    /// A new key; `creatorScopes` bounds what it may grant (nil: an operator, who may grant all).
+    public func createKey(
+        tenant id: UUID, _ request: JSONValue, creatorScopes: Set<Scope>?, by actor: String, pool: PostgresPool? = nil
+    ) async throws -> (key: APIKeyInfo, secret: APIKeySecret) {
+        var reader = FieldReader(request, allowed: ["name", "scopes", "expiresAt"])
+        let name = reader.string("name", required: true, lengths: 1...200)
+        var scopes = Set<Scope>()
+        if let value = reader.value("scopes", required: true) {
+            let names = (value.arrayValue ?? []).compactMap(\.stringValue)
+            if let items = value.arrayValue, !items.isEmpty, names.count == items.count {
+                let parsed = Scope.parse(names)
+                if parsed.unknown.isEmpty {
+                    scopes = parsed.scopes
+                } else {
+                    reader.fail("scopes", "invalid_value", "unknown scopes: \(parsed.unknown.joined(separator: ", "))")
+                }
+            } else {
+                reader.fail("scopes", "wrong_type", "must be a non-empty array of scope names")
+            }
+        }
+        var expiresAt: Date?
+        if let text = reader.string("expiresAt") {
+            if let date = ISO8601DateFormatter().date(from: text), date > Date() {
+                expiresAt = AuditChain.timestamp(date)
+            } else {
+                reader.fail("expiresAt", "invalid_value", "must be an RFC 3339 time in the future")
+            }
+        }
+        do { try reader.check() } catch { throw TenancyError.invalid(error) }
+        if let creatorScopes {
+            let beyond = scopes.subtracting(creatorScopes)
+            if !beyond.isEmpty { throw TenancyError.scopesNotGrantable(beyond.sorted()) }
+        }
+        let secret = APIKeySecret.generate()
+        let info = APIKeyInfo(
+            id: UUID(), name: name!, prefix: secret.prefix, scopes: scopes.sorted(), createdAt: AuditChain.timestamp(),
+            lastUsedAt: nil, expiresAt: expiresAt, revokedAt: nil)
+        try await (pool ?? admin).withTenant(id) { transaction in
+            let tenant = try await lockedTenant(id, in: transaction, lock: false)
+            guard tenant.status != .deleted else { throw TenancyError.tenantDeleted }
+            try await APIKeyRepository.insert(
+                id: info.id, name: info.name, secret: secret, scopes: scopes, expiresAt: expiresAt,
+                createdAt: info.createdAt, in: transaction)
+            try await audit.record(
+                AuditEvent(
+                    tenantID: id, actor: actor, action: "key.create", target: info.id.uuidString.lowercased(),
+                    detail: try JSONValue(encoding: info)), in: transaction)
+        }
+        return (info, secret)
+    }
+
+    public func keys(tenant id: UUID) async throws -> [APIKeyInfo] {
+        try await admin.withTenant(id) { transaction in
+            _ = try await lockedTenant(id, in: transaction, lock: false)
+            return try await APIKeyRepository.list(in: transaction)
+        }
+    }
+
+    public func revokeKey(tenant id: UUID, key: UUID, by actor: String, pool: PostgresPool? = nil) async throws {
+        try await (pool ?? admin).withTenant(id) { transaction in
+            _ = try await lockedTenant(id, in: transaction, lock: false)
+            guard try await APIKeyRepository.revoke(key, at: AuditChain.timestamp(), in: transaction) else {
+                throw TenancyError.keyNotFound
+            }
+            try await audit.record(
+                AuditEvent(tenantID: id, actor: actor, action: "key.revoke", target: key.uuidString.lowercased()),
+                in: transaction)
+        }
+    }
+
+    // MARK: Audit and usage
+
+    public func auditEvents(_ filter: AuditRepository.Filter) async throws -> [RecordedAuditEvent] {
+        try await admin.withTransaction { connection in
+            try await AuditRepository.list(filter, on: connection, logger: admin.logger)
+        }
+    }
+
+    /// What walking the audit trail found.
+    public struct AuditVerification: Sendable {
+        public var events = 0
+        public var tenants = 0
+        public var firstBreak: AuditChain.Break?
+    }
+
+    /// Walks every tenant's chain a page at a time and stops at the first broken link.
+    public func verifyAudit(pageSize: Int = 1_000) async throws -> AuditVerification {
+        var result = AuditVerification()
+        var cursor: (tenant: UUID, id: Int64)?
+        var previous: [UInt8]?
+        while true {
+            let page = try await admin.withTransaction { connection in
+                try await AuditRepository.all(
+                    afterTenant: cursor?.tenant, afterID: cursor?.id ?? 0, limit: pageSize, on: connection, logger: admin.logger)
+            }
+            for record in page {
+                if record.event.tenantID != cursor?.tenant {
+                    result.tenants += 1
+                    previous = nil
+                }
+                result.events += 1
+                if let broken = audit.chain.check(record, follows: previous) {
+                    result.firstBreak = broken
+                    return result
+                }
+                previous = record.hash
+                cursor = (record.event.tenantID, record.id)
+            }
+            if page.count < pageSize { return result }
+        }
+    }
+
+    public func usage(tenant id: UUID, from: String, to: String) async throws -> [UsageDay] {
+        try await admin.withTenant(id) { transaction in
+            _ = try await lockedTenant(id, in: transaction, lock: false)
+            return try await UsageRepository.days(
+                from: from, to: to, tenantID: id, on: transaction.connection, logger: transaction.logger)
+        }
+    }
+
+    // MARK: The shape of every change
+
+    /// Locks the tenant, lets `modify` produce the new tenant, writes it and its audit diff.
+    func change(
+        _ id: UUID, by actor: String, action: String, _ modify: (Tenant) throws -> Tenant
+    ) async throws -> Tenant {
+        try await admin.withTenant(id) { transaction in
+            let tenant = try await lockedTenant(id, in: transaction)
+            guard tenant.status != .deleted else { throw TenancyError.tenantDeleted }
+            let changed = try modify(tenant)
+            guard changed != tenant else { return tenant }
+            try await TenantRepository.update(changed, on: transaction.connection, logger: transaction.logger)
+            try await audit.record(
+                AuditEvent(
+                    tenantID: id, actor: actor, action: action, target: id.uuidString.lowercased(),
+                    detail: ["changes": AuditEvent.diff(before: try Self.snapshot(tenant), after: try Self.snapshot(changed))]),
+                in: transaction)
+            return changed
+        }
+    }
+
+    /// A lifecycle step: `from` → `to`, refused (409) from any other status.
+    func transition(
+        _ id: UUID, from: TenantStatus, to: TenantStatus, by actor: String, action: String,
+        _ stamp: (inout Tenant, Date) -> Void,
+        also: ((TenantTransaction, Date) async throws -> JSONValue)? = nil
+    ) async throws -> Tenant {
+        try await admin.withTenant(id) { transaction in
+            let tenant = try await lockedTenant(id, in: transaction)
+            guard tenant.status == from, tenant.status.canBecome(to) else {
+                throw TenancyError.invalidTransition(LifecycleError(from: tenant.status, to: to))
+            }
+            let now = AuditChain.timestamp()
+            var changed = tenant
+            changed.status = to
+            stamp(&changed, now)
+            try await TenantRepository.update(changed, on: transaction.connection, logger: transaction.logger)
+            var detail: [String: JSONValue] = ["from": .string(from.rawValue), "to": .string(to.rawValue)]
+            if let reason = changed.suspendReason, to == .suspended { detail["reason"] = .string(reason) }
+            if let also, case .object(let extra) = try await also(transaction, now) {
+                detail.merge(extra) { $1 }
+            }
+            try await audit.record(
+                AuditEvent(tenantID: id, actor: actor, action: action, target: id.uuidString.lowercased(), detail: .object(detail)),
+                in: transaction)
+            return changed
+        }
+    }
+
+    func lockedTenant(_ id: UUID, in transaction: TenantTransaction, lock: Bool = true) async throws -> Tenant {
+        guard let tenant = try await TenantRepository.find(id, lock: lock, on: transaction.connection, logger: transaction.logger)
+        else { throw TenancyError.tenantNotFound }
+        return tenant
+    }
+
+    /// What an audit diff compares: everything an operator may change.
+    static func snapshot(_ tenant: Tenant) throws -> JSONValue {
+        [
+            "name": .string(tenant.name), "slug": .string(tenant.slug), "plan": .string(tenant.plan.rawValue),
+            "model": .string(tenant.model), "status": .string(tenant.status.rawValue),
+            "settings": try JSONValue(encoding: tenant.settings), "quotas": try JSONValue(encoding: tenant.quotas),
+        ]
+    }
+}

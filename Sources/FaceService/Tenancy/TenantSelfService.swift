@@ -1,0 +1,60 @@
+// What a tenant's own administrators (scope tenant:admin) do: read their tenant, tune what
+// their plan lets them, manage their keys.
+
+import Foundation
+import Storage
+import Tenancy
+
+/// Runs as `enface_app`, inside the caller's tenant: there is no way to name another tenant.
+public struct TenantSelfService: Sendable {
+    let app: PostgresPool
+    let administration: TenantAdministration
+    let audit: AuditTrail
+
+    public init(app: PostgresPool, administration: TenantAdministration, audit: AuditTrail) {
+        self.app = app
+        self.administration = administration
+        self.audit = audit
+    }
+
+    /// Changes settings within the plan's self-service list and ceilings.
+    public func updateSettings(_ patch: JSONValue, context: TenantContext) async throws -> Tenant {
+        try await app.withTenant(context.tenantID) { transaction in
+            guard let tenant = try await TenantRepository.find(
+                context.tenantID, lock: true, on: transaction.connection, logger: transaction.logger)
+            else { throw TenancyError.tenantNotFound }
+            var changed = tenant
+            do throws(ValidationFailure) {
+                changed.settings = try tenant.settings.applying(
+                    patch, pointer: "", allowed: tenant.plan.selfServiceSettings, limits: tenant.plan.selfServiceLimits)
+            } catch {
+                throw TenancyError.invalid(error)
+            }
+            guard changed != tenant else { return tenant }
+            try await TenantRepository.updateSettings(changed, in: transaction)
+            try await audit.record(
+                AuditEvent(
+                    tenantID: tenant.id, actor: context.actor, action: "tenant.settings.update",
+                    target: tenant.id.uuidString.lowercased(),
+                    detail: [
+                        "changes": AuditEvent.diff(
+                            before: try JSONValue(encoding: tenant.settings), after: try JSONValue(encoding: changed.settings))
+                    ]), in: transaction)
+            return changed
+        }
+    }
+
+    public func keys(context: TenantContext) async throws -> [APIKeyInfo] {
+        try await app.withTenant(context.tenantID) { transaction in try await APIKeyRepository.list(in: transaction) }
+    }
+
+    /// A new key of this tenant, with at most the scopes of the credential creating it.
+    public func createKey(_ request: JSONValue, context: TenantContext) async throws -> (key: APIKeyInfo, secret: APIKeySecret) {
+        try await administration.createKey(
+            tenant: context.tenantID, request, creatorScopes: context.scopes, by: context.actor, pool: app)
+    }
+
+    public func revokeKey(_ key: UUID, context: TenantContext) async throws {
+        try await administration.revokeKey(tenant: context.tenantID, key: key, by: context.actor, pool: app)
+    }
+}

@@ -1,0 +1,179 @@
+// Tenants in PostgreSQL. The operator role sees every tenant; the app role only its own.
+
+import Foundation
+import Logging
+import NIOCore
+import PostgresNIO
+import Tenancy
+
+public enum TenantRepository {
+    static let columns = """
+        id, slug, name, status, plan, model, settings::text, quotas::text, created_at, activated_at,
+        suspended_at, suspend_reason, deleted_at, purge_after, purged_at
+        """
+
+    /// Inserts a new tenant with its wrapped key. A taken slug throws `StorageConflict.slugTaken`.
+    public static func insert(
+        _ tenant: Tenant, wrappedKey: Data, keyVersion: Int, on connection: PostgresConnection, logger: Logger
+    ) async throws {
+        do {
+            try await connection.query(
+                """
+                INSERT INTO tenants (id, slug, name, status, plan, model, settings, quotas, wrapped_key, key_version, created_at)
+                VALUES (\(tenant.id), \(tenant.slug), \(tenant.name), \(tenant.status.rawValue), \(tenant.plan.rawValue),
+                        \(tenant.model), \(try json(tenant.settings))::jsonb, \(try json(tenant.quotas))::jsonb,
+                        \(ByteBuffer(bytes: wrappedKey)), \(keyVersion), \(tenant.createdAt))
+                """, logger: logger)
+        } catch let error as PSQLError where error.serverInfo?[.sqlState] == "23505" {
+            throw StorageConflict.slugTaken(tenant.slug)
+        }
+    }
+
+    /// The tenant with `id`; `lock` holds its row until the transaction ends.
+    public static func find(
+        _ id: UUID, lock: Bool = false, on connection: PostgresConnection, logger: Logger
+    ) async throws -> Tenant? {
+        let query = PostgresQuery(
+            unsafeSQL: "SELECT \(columns) FROM tenants WHERE id = $1" + (lock ? " FOR UPDATE" : ""),
+            binds: try binds(id))
+        return try await decode(connection.query(query, logger: logger)).first
+    }
+
+    public static func find(slug: String, on connection: PostgresConnection, logger: Logger) async throws -> Tenant? {
+        let query = PostgresQuery(unsafeSQL: "SELECT \(columns) FROM tenants WHERE slug = $1", binds: try binds(slug))
+        return try await decode(connection.query(query, logger: logger)).first
+    }
+
+    /// A page of tenants in creation order, after `cursor`, optionally of one status.
+    public static func list(
+        status: TenantStatus?, after cursor: TenantCursor?, limit: Int, on connection: PostgresConnection, logger: Logger
+    ) async throws -> [Tenant] {
+        var sql = "SELECT \(columns) FROM tenants WHERE true"
+        var bindings = PostgresBindings()
+        if let status {
+            bindings.append(status.rawValue)
+            sql += " AND status = $\(bindings.count)"
+        }
+        if let cursor {
+            bindings.append(cursor.createdAt)
+            bindings.append(cursor.id)
+            sql += " AND (created_at, id) > ($\(bindings.count - 1), $\(bindings.count))"
+        }
+        bindings.append(limit)
+        sql += " ORDER BY created_at, id LIMIT $\(bindings.count)"
+        return try await decode(connection.query(PostgresQuery(unsafeSQL: sql, binds: bindings), logger: logger))
+    }
+
+    /// Writes what may change of a tenant: name, plan, settings, quotas, lifecycle.
+    public static func update(_ tenant: Tenant, on connection: PostgresConnection, logger: Logger) async throws {
+        try await connection.query(
+            """
+            UPDATE tenants
+               SET name = \(tenant.name), plan = \(tenant.plan.rawValue), status = \(tenant.status.rawValue),
+                   settings = \(try json(tenant.settings))::jsonb, quotas = \(try json(tenant.quotas))::jsonb,
+                   activated_at = \(tenant.activatedAt), suspended_at = \(tenant.suspendedAt),
+                   suspend_reason = \(tenant.suspendReason), deleted_at = \(tenant.deletedAt),
+                   purge_after = \(tenant.purgeAfter)
+             WHERE id = \(tenant.id)
+            """, logger: logger)
+    }
+
+    /// Only the settings: what the app role may change (a tenant's own administrators).
+    public static func updateSettings(_ tenant: Tenant, in transaction: TenantTransaction) async throws {
+        try await transaction.query(
+            """
+            UPDATE tenants SET settings = \(try json(tenant.settings))::jsonb
+             WHERE id = \(transaction.tenantID) AND id = \(tenant.id)
+            """)
+    }
+
+    /// The tenant key wrapped by the master key, and the master key version that wrapped it.
+    public static func wrappedKey(
+        of id: UUID, on connection: PostgresConnection, logger: Logger
+    ) async throws -> (key: Data, version: Int)? {
+        let rows = try await connection.query(
+            "SELECT wrapped_key, key_version FROM tenants WHERE id = \(id) AND wrapped_key IS NOT NULL", logger: logger
+        ).collect()
+        guard let row = rows.first else { return nil }
+        let (buffer, version) = try row.decode((ByteBuffer, Int).self)
+        return (Data(buffer.readableBytesView), version)
+    }
+
+    /// Tenants deleted whose grace period is over and not yet purged.
+    public static func duePurges(on connection: PostgresConnection, logger: Logger) async throws -> [UUID] {
+        try await connection.query(
+            "SELECT id FROM tenants WHERE status = 'deleted' AND purged_at IS NULL AND purge_after <= now() ORDER BY purge_after",
+            logger: logger
+        ).collect().map { try $0.decode(UUID.self) }
+    }
+
+    /// Runs the purge function (operator role); false when the tenant is not due.
+    public static func purge(_ id: UUID, on connection: PostgresConnection, logger: Logger) async throws -> Bool {
+        try await connection.query("SELECT purge_tenant(\(id))", logger: logger).collect().first?.decode(Bool.self) ?? false
+    }
+
+    static func decode(_ rows: PostgresRowSequence) async throws -> [Tenant] {
+        var tenants: [Tenant] = []
+        for try await row in rows {
+            let (
+                id, slug, name, status, plan, model, settings, quotas, createdAt, activatedAt,
+                suspendedAt, suspendReason, deletedAt, purgeAfter, purgedAt
+            ) = try row.decode(
+                (UUID, String, String, String, String, String, String, String, Date, Date?, Date?, String?, Date?, Date?, Date?).self)
+            tenants.append(
+                Tenant(
+                    id: id, slug: slug, name: name, status: TenantStatus(rawValue: status) ?? .suspended,
+                    plan: Plan(rawValue: plan) ?? .starter, model: model,
+                    settings: try JSONDecoder().decode(TenantSettings.self, from: Data(settings.utf8)),
+                    quotas: try JSONDecoder().decode(Quotas.self, from: Data(quotas.utf8)),
+                    createdAt: createdAt, activatedAt: activatedAt, suspendedAt: suspendedAt,
+                    suspendReason: suspendReason, deletedAt: deletedAt, purgeAfter: purgeAfter, purgedAt: purgedAt))
+        }
+        return tenants
+    }
+
+    static func json(_ value: some Encodable) throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return String(decoding: try encoder.encode(value), as: UTF8.self)
+    }
+
+    static func binds(_ values: any PostgresEncodable...) throws -> PostgresBindings {
+        var bindings = PostgresBindings()
+        for value in values { try bindings.append(value) }
+        return bindings
+    }
+}
+
+/// Where a page of tenants ends: the last one's creation time and id.
+public struct TenantCursor: Sendable, Equatable {
+    public var createdAt: Date
+    public var id: UUID
+
+    public init(createdAt: Date, id: UUID) {
+        self.createdAt = createdAt
+        self.id = id
+    }
+
+    /// Opaque to clients: base64url of "<microseconds>.<uuid>".
+    public var token: String {
+        let text = "\(Int64((createdAt.timeIntervalSince1970 * 1_000_000).rounded())).\(id.uuidString.lowercased())"
+        return Data(text.utf8).base64EncodedString().replacingOccurrences(of: "+", with: "-")
+            .replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
+    }
+
+    public init?(token: String) {
+        var base64 = token.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+        while base64.count % 4 != 0 { base64 += "=" }
+        guard token.count <= 100, let data = Data(base64Encoded: base64),
+              let parts = String(data: data, encoding: .utf8)?.split(separator: "."), parts.count == 2,
+              let micros = Int64(parts[0]), let id = UUID(uuidString: String(parts[1]))
+        else { return nil }
+        self.init(createdAt: Date(timeIntervalSince1970: Double(micros) / 1_000_000), id: id)
+    }
+}
+
+/// A write refused because of another row.
+public enum StorageConflict: Error, Equatable, Sendable {
+    case slugTaken(String)
+}

@@ -1,0 +1,75 @@
+// Per-tenant, per-day usage counters in PostgreSQL, written in batches.
+
+import Foundation
+import Logging
+import PostgresNIO
+
+public struct UsageCounts: Sendable, Codable, Equatable {
+    public var requests: Int64
+    public var enrolls: Int64
+    public var verifies: Int64
+    public var searches: Int64
+
+    public init(requests: Int64 = 0, enrolls: Int64 = 0, verifies: Int64 = 0, searches: Int64 = 0) {
+        self.requests = requests
+        self.enrolls = enrolls
+        self.verifies = verifies
+        self.searches = searches
+    }
+
+    public static func + (a: UsageCounts, b: UsageCounts) -> UsageCounts {
+        UsageCounts(
+            requests: a.requests + b.requests, enrolls: a.enrolls + b.enrolls, verifies: a.verifies + b.verifies,
+            searches: a.searches + b.searches)
+    }
+
+    public static func - (a: UsageCounts, b: UsageCounts) -> UsageCounts {
+        UsageCounts(
+            requests: a.requests - b.requests, enrolls: a.enrolls - b.enrolls, verifies: a.verifies - b.verifies,
+            searches: a.searches - b.searches)
+    }
+
+    public var isZero: Bool { self == UsageCounts() }
+}
+
+public struct UsageDay: Sendable, Codable, Equatable {
+    /// yyyy-MM-dd, UTC.
+    public var day: String
+    public var counts: UsageCounts
+}
+
+public enum UsageRepository {
+    /// Adds `delta` to the tenant's counters of `day` and returns the new totals.
+    public static func add(_ delta: UsageCounts, day: String, in transaction: TenantTransaction) async throws -> UsageCounts {
+        let row = try await transaction.query(
+            """
+            INSERT INTO usage (tenant_id, day, requests, enrolls, verifies, searches)
+            VALUES (\(transaction.tenantID), \(day)::date, \(delta.requests), \(delta.enrolls), \(delta.verifies), \(delta.searches))
+            ON CONFLICT (tenant_id, day) DO UPDATE
+               SET requests = usage.requests + excluded.requests, enrolls = usage.enrolls + excluded.enrolls,
+                   verifies = usage.verifies + excluded.verifies, searches = usage.searches + excluded.searches
+            RETURNING requests, enrolls, verifies, searches
+            """
+        ).collect().first!
+        let (requests, enrolls, verifies, searches) = try row.decode((Int64, Int64, Int64, Int64).self)
+        return UsageCounts(requests: requests, enrolls: enrolls, verifies: verifies, searches: searches)
+    }
+
+    /// Days from `from` to `to` inclusive (yyyy-MM-dd), oldest first.
+    public static func days(
+        from: String, to: String, tenantID: UUID, on connection: PostgresConnection, logger: Logger
+    ) async throws -> [UsageDay] {
+        var days: [UsageDay] = []
+        let rows = try await connection.query(
+            """
+            SELECT to_char(day, 'YYYY-MM-DD'), requests, enrolls, verifies, searches FROM usage
+             WHERE tenant_id = \(tenantID) AND day BETWEEN \(from)::date AND \(to)::date ORDER BY day
+            """, logger: logger)
+        for try await (day, requests, enrolls, verifies, searches) in rows.decode((String, Int64, Int64, Int64, Int64).self) {
+            days.append(
+                UsageDay(
+                    day: day, counts: UsageCounts(requests: requests, enrolls: enrolls, verifies: verifies, searches: searches)))
+        }
+        return days
+    }
+}

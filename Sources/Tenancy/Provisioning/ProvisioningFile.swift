@@ -1,0 +1,77 @@
+// `enface tenant apply --file tenants.json`: the tenants an operator wants, checked whole.
+
+import Foundation
+
+/// A tenant as the file declares it. Settings and quotas are the plan's defaults with the
+/// file's fields applied: a field the file leaves out means "the default", not "as it is".
+public struct DesiredTenant: Sendable, Equatable {
+    public var slug: String
+    public var name: String
+    public var plan: Plan
+    public var model: String
+    public var status: TenantStatus
+    public var suspendReason: String?
+    public var settings: TenantSettings
+    public var quotas: Quotas
+}
+
+public enum ProvisioningFile {
+    /// The schema shipped with Enface (schemas/tenants.schema.json).
+    public static func schema() throws -> JSONSchema {
+        guard let url = Bundle.module.url(forResource: "Schemas/tenants.schema", withExtension: "json")
+            ?? Bundle.module.url(forResource: "tenants.schema", withExtension: "json", subdirectory: "Schemas")
+        else { throw CocoaError(.fileNoSuchFile) }
+        guard let value = JSONValue.parse(try Data(contentsOf: url)) else { throw CocoaError(.fileReadCorruptFile) }
+        return try JSONSchema(value)
+    }
+
+    /// The tenants `data` declares, or every error in it (schema first, then meaning).
+    public static func parse(_ data: Data, models: ModelCatalog) throws -> [DesiredTenant] {
+        guard let document = JSONValue.parse(data) else {
+            throw ValidationFailure(pointer: "/", code: "malformed_json", detail: "the file is not JSON")
+        }
+        let schemaErrors = try schema().errors(document)
+        if !schemaErrors.isEmpty { throw ValidationFailure(schemaErrors) }
+
+        guard case .array(let items)? = document.objectValue?["tenants"] else { return [] }
+        var tenants: [DesiredTenant] = []
+        var errors: [FieldError] = []
+        var seen: [String: Int] = [:]
+        for (index, item) in items.enumerated() {
+            let pointer = "/tenants/\(index)"
+            guard case .object(let fields) = item, case .string(let slug)? = fields["slug"],
+                  case .string(let name)? = fields["name"]
+            else { continue }
+            if let first = seen[slug] {
+                errors.append(FieldError(pointer: pointer + "/slug", code: "duplicate", detail: "\(slug) is also declared at /tenants/\(first)"))
+                continue
+            }
+            seen[slug] = index
+            var plan = Plan.starter
+            if case .string(let text)? = fields["plan"], let parsed = Plan(rawValue: text) { plan = parsed }
+            var model = ModelCatalog.defaultModel
+            if case .string(let text)? = fields["model"] { model = text }
+            if models.model(model) == nil {
+                errors.append(FieldError(pointer: pointer + "/model", code: "invalid_value", detail: "no model named \(model)"))
+            }
+            var status = TenantStatus.active
+            if case .string(let text)? = fields["status"], let parsed = TenantStatus(rawValue: text) { status = parsed }
+            var suspendReason: String?
+            if case .string(let text)? = fields["suspendReason"] { suspendReason = text }
+            var settings = TenantSettings()
+            var quotas = plan.defaultQuotas
+            do {
+                if let patch = fields["settings"] { settings = try settings.applying(patch, pointer: pointer + "/settings") }
+            } catch { errors += error.errors }
+            do {
+                if let patch = fields["quotas"] { quotas = try quotas.applying(patch, pointer: pointer + "/quotas") }
+            } catch { errors += error.errors }
+            tenants.append(
+                DesiredTenant(
+                    slug: slug, name: name, plan: plan, model: model, status: status, suspendReason: suspendReason,
+                    settings: settings, quotas: quotas))
+        }
+        if !errors.isEmpty { throw ValidationFailure(errors) }
+        return tenants
+    }
+}

@@ -1,0 +1,48 @@
+// A tenant as the service sees it.
+
+import Foundation
+
+public struct Tenant: Sendable, Codable, Equatable {
+    @WireUUID public var id: UUID
+    public var slug: String
+    public var name: String
+    public var status: TenantStatus
+    public var plan: Plan
+    public var model: String
+    public var settings: TenantSettings
+    public var quotas: Quotas
+    public var createdAt: Date
+    public var activatedAt: Date?
+    public var suspendedAt: Date?
+    public var suspendReason: String?
+    public var deletedAt: Date?
+    public var purgeAfter: Date?
+    public var purgedAt: Date?
+
+    public init(
+        id: UUID, slug: String, name: String, status: TenantStatus, plan: Plan, model: String,
+        settings: TenantSettings, quotas: Quotas, createdAt: Date, activatedAt: Date? = nil, suspendedAt: Date? = nil,
+        suspendReason: String? = nil, deletedAt: Date? = nil, purgeAfter: Date? = nil, purgedAt: Date? = nil
+    ) {
+        self.id = id
+        self.slug = slug
+        self.name = name
+        self.status = status
+        self.plan = plan
+        self.model = model
+        self.settings = settings
+        self.quotas = quotas
+        self.createdAt = createdAt
+        self.activatedAt = activatedAt
+        self.suspendedAt = suspendedAt
+        self.suspendReason = suspendReason
+        self.deletedAt = deletedAt
+        self.purgeAfter = purgeAfter
+        self.purgedAt = purgedAt
+    }
+
+    /// `^[a-z0-9][a-z0-9-]{1,48}[a-z0-9]$`: 3 to 50 characters, usable in a host name.
+    public static func isValidSlug(_ slug: String) -> Bool {
+        slug.wholeMatch(of: /[a-z0-9][a-z0-9-]{1,48}[a-z0-9]/) != nil
+    }
+}

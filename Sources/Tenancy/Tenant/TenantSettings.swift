@@ -1,0 +1,114 @@
+// What operators (and, within their plan, tenants) tune.
+
+import Foundation
+
+public struct TenantSettings: Sendable, Codable, Equatable {
+    /// Cosine similarity at or above which a probe matches; nil means the model's default.
+    public var matchThreshold: Double?
+    public var maxFacesPerPerson: Int
+    /// Largest `limit` a search may ask for.
+    public var searchLimitMax: Int
+    /// Feature flags, by name.
+    public var features: [String: Bool]
+    /// Browser origins allowed to call the data plane (CORS), e.g. `https://app.example.com`.
+    public var allowedOrigins: [String]
+    /// Whether `faces.template` keeps the tenant-keyed rotation of each template (for pgvector
+    /// search while a shard is cold); off, only the sealed template is stored.
+    public var searchableTemplates: Bool
+
+    public init(
+        matchThreshold: Double? = nil, maxFacesPerPerson: Int = 3, searchLimitMax: Int = 20,
+        features: [String: Bool] = [:], allowedOrigins: [String] = [], searchableTemplates: Bool = true
+    ) {
+        self.matchThreshold = matchThreshold
+        self.maxFacesPerPerson = maxFacesPerPerson
+        self.searchLimitMax = searchLimitMax
+        self.features = features
+        self.allowedOrigins = allowedOrigins
+        self.searchableTemplates = searchableTemplates
+    }
+
+    /// Self-service ceilings of a plan.
+    public struct Limits: Sendable, Equatable {
+        public var maxFacesPerPerson: Int
+        public var searchLimitMax: Int
+    }
+
+    static let fields: Set<String> = [
+        "matchThreshold", "maxFacesPerPerson", "searchLimitMax", "features", "allowedOrigins", "searchableTemplates",
+    ]
+
+    /// These settings with `patch` (a JSON object) applied. `allowed` narrows which fields may be
+    /// set (a tenant's own administrators, by plan) and `limits` caps them; operators pass nil.
+    /// `"matchThreshold": null` returns to the model's default.
+    public func applying(
+        _ patch: JSONValue, pointer: String = "/settings", allowed: Set<String>? = nil, limits: Limits? = nil
+    ) throws(ValidationFailure) -> TenantSettings {
+        var reader = FieldReader(patch, pointer: pointer, allowed: Self.fields)
+        var result = self
+        if let allowed {
+            for key in reader.object.keys.sorted() where Self.fields.contains(key) && !allowed.contains(key) {
+                reader.fail(key, "not_allowed", "cannot be changed on this plan; ask your operator")
+            }
+        }
+        if reader.object["matchThreshold"] == .null {
+            result.matchThreshold = nil
+        } else if let value = reader.number("matchThreshold", in: 0...1) {
+            result.matchThreshold = value
+        }
+        if let value = reader.integer("maxFacesPerPerson", in: 1...(limits?.maxFacesPerPerson ?? 1_000)) {
+            result.maxFacesPerPerson = value
+        }
+        if let value = reader.integer("searchLimitMax", in: 1...(limits?.searchLimitMax ?? 10_000)) {
+            result.searchLimitMax = value
+        }
+        if let value = reader.bool("searchableTemplates") { result.searchableTemplates = value }
+        if let value = reader.value("features") {
+            if case .object(let flags) = value, flags.count <= 64 {
+                var features: [String: Bool] = [:]
+                for (name, flag) in flags.sorted(by: { $0.key < $1.key }) {
+                    let at = FieldError.pointer(FieldError.pointer(pointer, "features"), name)
+                    if name.wholeMatch(of: /[a-z][A-Za-z0-9]{0,63}/) == nil {
+                        reader.record([FieldError(pointer: at, code: "invalid_format", detail: "feature names are camelCase letters and digits")])
+                    } else if case .bool(let enabled) = flag {
+                        features[name] = enabled
+                    } else {
+                        reader.record([FieldError(pointer: at, code: "wrong_type", detail: "must be true or false")])
+                    }
+                }
+                result.features = features
+            } else {
+                reader.fail("features", "wrong_type", "must be an object of at most 64 flags")
+            }
+        }
+        if let value = reader.value("allowedOrigins") {
+            if case .array(let items) = value, items.count <= 50 {
+                var origins: [String] = []
+                for (index, item) in items.enumerated() {
+                    let at = FieldError.pointer(FieldError.pointer(pointer, "allowedOrigins"), String(index))
+                    if case .string(let origin) = item, Self.isOrigin(origin) {
+                        origins.append(origin)
+                    } else {
+                        reader.record([FieldError(pointer: at, code: "invalid_format", detail: "must be an origin such as https://app.example.com")])
+                    }
+                }
+                result.allowedOrigins = origins
+            } else {
+                reader.fail("allowedOrigins", "wrong_type", "must be an array of at most 50 origins")
+            }
+        }
+        try reader.check()
+        return result
+    }
+
+    /// scheme://host[:port], nothing more (no path, no wildcard).
+    static func isOrigin(_ text: String) -> Bool {
+        guard text.count <= 253, let components = URLComponents(string: text),
+              let scheme = components.scheme, ["https", "http"].contains(scheme),
+              let host = components.host, !host.isEmpty, !host.contains("*"),
+              components.path.isEmpty, components.query == nil, components.fragment == nil,
+              components.user == nil
+        else { return false }
+        return true
+    }
+}

@@ -1,0 +1,85 @@
+// One tenant per request, from its credential and nothing else.
+
+import Foundation
+import HTTPTypes
+import HummingbirdTesting
+import NIOCore
+import Tenancy
+import TestSupport
+import Testing
+
+@Suite(.scratchDatabase)
+struct IsolationTests {
+    @Test func aTenantIDInABodyQueryOrHeaderChangesNothing() async throws {
+        try await LiveService.run { enface in
+            let a = try await enface.createTenant()
+            let b = try await enface.createTenant()
+            let smuggled: HTTPFields = [.init("X-Tenant-ID")!: b.id, .init("X-Tenant")!: b.slug, .init("X-API-Key")!: a.key]
+            for path in ["/v1/tenant?tenant_id=\(b.id)", "/v1/tenant?tenantId=\(b.id)&tenant=\(b.slug)", "/v1/tenant"] {
+                let reply = try await enface.call(.get, path, headers: smuggled)
+                #expect(reply.status == .ok)
+                #expect(reply["tenant"]?.objectValue?["id"]?.stringValue == a.id)
+                #expect(!reply.body.contains(b.id) && !reply.body.contains(b.slug))
+            }
+            let keys = try await enface.call(.get, "/v1/keys?tenant_id=\(b.id)", headers: smuggled)
+            #expect(keys["keys"]?.arrayValue?.count == 1 && !keys.body.contains(b.id))
+
+            // In a body, an unknown field is refused, and neither tenant changes.
+            let before = try await enface.admin(.get, "/tenants/\(b.id)")
+            let patch = try await enface.call(
+                .patch, "/v1/tenant/settings", headers: smuggled, json: ["tenantId": .string(b.id), "matchThreshold": 0.9])
+            #expect(patch.code == "validation_failed" && patch.pointers == ["/tenantId"])
+            #expect(try await enface.admin(.get, "/tenants/\(b.id)").json == before.json)
+            #expect(try await enface.admin(.get, "/tenants/\(a.id)")["settings"]?.objectValue?["matchThreshold"] == nil)
+
+            // A key made "for b" in the body is a key of a.
+            let created = try await enface.call(
+                .post, "/v1/keys", headers: smuggled, json: ["name": "k", "scopes": ["search"], "tenantId": .string(b.id)])
+            #expect(created.code == "validation_failed")
+            #expect(try await enface.admin(.get, "/tenants/\(b.id)/keys")["keys"]?.arrayValue?.count == 1)
+            // And b's key ids mean nothing to a.
+            let bKeyID = try #require(
+                try await enface.admin(.get, "/tenants/\(b.id)/keys")["keys"]?.arrayValue?.first?.objectValue?["id"]?.stringValue)
+            #expect(try await enface.call(.delete, "/v1/keys/\(bKeyID)", key: a.key).code == "not_found")
+            #expect(try await enface.call(.get, "/v1/tenant", key: b.key).status == .ok)
+        }
+    }
+
+    @Test func tenantKeysOpenNothingOnTheOperatorPlaneAndOperatorTokensNothingOnTheDataPlane() async throws {
+        try await LiveService.run { enface in
+            let a = try await enface.createTenant()
+            for headers: HTTPFields in [
+                [.init("X-API-Key")!: a.key], [.authorization: "Bearer \(a.key)"], [.authorization: "Bearer wrong-token"], [:],
+            ] {
+                for path in ["/admin/v1/tenants", "/admin/v1/tenants/\(a.id)", "/metrics"] {
+                    let reply = try await enface.call(.get, path, headers: headers)
+                    #expect(reply.status == .unauthorized && reply.code == "unauthenticated", "\(path) \(headers)")
+                }
+            }
+            let operatorOnData = try await enface.call(
+                .get, "/v1/tenant", headers: [.authorization: "Bearer \(TestConfiguration.operatorToken)"])
+            #expect(operatorOnData.status == .unauthorized)
+        }
+    }
+
+    @Test func aHostNamingAnotherTenantIsRefusedAndAudited() async throws {
+        try await LiveService.run(["ENFACE_TENANT_HOST_SUFFIX": "tenants.example"]) { enface in
+            let a = try await enface.createTenant()
+            let b = try await enface.createTenant()
+            let port = try #require(enface.client.port)
+            func get(host: String, key: String) async throws -> HTTPResponse.Status {
+                try await TestClient.withClient(host: "localhost", port: port) { client in
+                    try await client.execute(
+                        .init("/v1/tenant", method: .get, authority: host, headers: [.init("X-API-Key")!: key])
+                    ).status
+                }
+            }
+            #expect(try await get(host: "\(a.slug).tenants.example", key: a.key) == .ok)
+            #expect(try await get(host: "\(b.slug).tenants.example:8443", key: a.key) == .forbidden)
+            #expect(try await get(host: "localhost", key: a.key) == .ok)
+            let events = try await enface.admin(.get, "/audit?tenant=\(a.id)&action=access.cross_tenant")["events"]?.arrayValue ?? []
+            #expect(events.count == 1)
+            #expect(events.first?.objectValue?["outcome"] == "denied")
+        }
+    }
+}

@@ -1,0 +1,96 @@
+// Per-tenant rate limits and daily quotas, from the outside.
+
+import Foundation
+import HTTPTypes
+import HummingbirdTesting
+import Tenancy
+import TestSupport
+import Testing
+
+@Suite(.scratchDatabase)
+struct RateLimitTests {
+    @Test func requestLPlusOneInAMinuteIsA429WithRetryAfter() async throws {
+        try await LiveService.run { enface in
+            let limited = try await enface.createTenant(quotas: ["requestsPerMinute": 5])
+            let other = try await enface.createTenant(quotas: ["requestsPerMinute": 5])
+            for remaining in (0..<5).reversed() {
+                let reply = try await enface.call(.get, "/v1/tenant", key: limited.key)
+                #expect(reply.status == .ok)
+                #expect(reply.headers[.init("RateLimit-Limit")!] == "5")
+                #expect(reply.headers[.init("RateLimit-Remaining")!] == String(remaining))
+            }
+            let refused = try await enface.call(.get, "/v1/tenant", key: limited.key)
+            #expect(refused.status == .tooManyRequests && refused.code == "rate_limited")
+            let retryAfter = try #require(refused.headers[.retryAfter].flatMap(Int.init))
+            #expect((1...60).contains(retryAfter))
+            #expect(refused.headers[.init("RateLimit-Remaining")!] == "0")
+            #expect(refused.headers[.init("RateLimit-Reset")!].flatMap(Int.init) != nil)
+            // Per tenant, never global.
+            #expect(try await enface.call(.get, "/v1/tenant", key: other.key).status == .ok)
+            // Refusals are counted where operators look.
+            let metrics = try await enface.call(
+                .get, "/metrics", headers: [.authorization: "Bearer \(TestConfiguration.operatorToken)"])
+            #expect(metrics.body.contains("enface_rate_limited_total{tenant=\"\(limited.slug)\",kind=\"minute\"} 1"))
+        }
+    }
+
+    @Test func sixtyFourParallelRequestsNeverExceedTheLimit() async throws {
+        try await LiveService.run { enface in
+            let tenant = try await enface.createTenant(quotas: ["requestsPerMinute": 10])
+            let port = try #require(enface.client.port)
+            let statuses = try await withThrowingTaskGroup(of: HTTPResponse.Status.self) { group in
+                for _ in 0..<64 {
+                    group.addTask {
+                        try await TestClient.withClient(host: "localhost", port: port) { client in
+                            try await client.execute(
+                                .init("/v1/tenant", method: .get, authority: "localhost", headers: [.init("X-API-Key")!: tenant.key])
+                            ).status
+                        }
+                    }
+                }
+                return try await group.reduce(into: [HTTPResponse.Status]()) { $0.append($1) }
+            }
+            #expect(statuses.count == 64)
+            #expect(statuses.filter { $0 == .ok }.count == 10)
+            #expect(statuses.filter { $0 == .tooManyRequests }.count == 54)
+        }
+    }
+
+    @Test func theDailyQuotaSurvivesARestart() async throws {
+        let tenant = LockedBox<CreatedTenant?>(nil)
+        try await LiveService.run { enface in
+            let created = try await enface.createTenant(quotas: ["requestsPerDay": 3])
+            await tenant.set(created)
+            for _ in 0..<3 { #expect(try await enface.call(.get, "/v1/tenant", key: created.key).status == .ok) }
+            let refused = try await enface.call(.get, "/v1/tenant", key: created.key)
+            #expect(refused.status == .tooManyRequests && refused.code == "daily_quota_exceeded")
+            #expect(refused.headers[.retryAfter].flatMap(Int.init).map { (1...86_400).contains($0) } == true)
+        }
+        // A new process: the count comes back from the database.
+        let created = try #require(await tenant.value)
+        try await LiveService.run { enface in
+            let reply = try await enface.call(.get, "/v1/tenant", key: created.key)
+            #expect(reply.status == .tooManyRequests && reply.code == "daily_quota_exceeded")
+            let usage = try await enface.admin(.get, "/tenants/\(created.id)/usage")
+            let today = usage["days"]?.arrayValue?.last?.objectValue
+            #expect(today?["requests"] == 3)
+        }
+    }
+
+    @Test func aBodyOverTheTenantsLimitIsRefusedBeforeItIsRead() async throws {
+        try await LiveService.run { enface in
+            let tenant = try await enface.createTenant(quotas: ["maxBodyBytes": 1_024])
+            let big = "{\"allowedOrigins\": [\"" + String(repeating: "x", count: 2_000) + "\"]}"
+            let reply = try await enface.call(.patch, "/v1/tenant/settings", key: tenant.key, body: big)
+            #expect(reply.status == .contentTooLarge && reply.code == "payload_too_large")
+            #expect(try await enface.admin(.get, "/tenants/\(tenant.id)")["settings"]?.objectValue?["allowedOrigins"] == [])
+        }
+    }
+}
+
+/// A value handed from one part of a test to the next.
+actor LockedBox<Value: Sendable> {
+    var value: Value
+    init(_ value: Value) { self.value = value }
+    func set(_ value: Value) { self.value = value }
+}
