@@ -25,7 +25,8 @@ run: build ## start the embedded database, migrate, and serve on ENFACE_HTTP_HOS
 
 test: setup ## build everything, run every test against the real PostgreSQL, then the vector core under TSan
 	swift build $(SWIFT_BUILD_FLAGS) --build-tests
-	ENFACE=$(ENFACE) scripts/with-database swift test $(SWIFT_BUILD_FLAGS) --skip-build
+	@# A hung test must fail the run, not hold CI until its own limit.
+	ENFACE=$(ENFACE) scripts/with-database timeout --kill-after=30 1800 swift test $(SWIFT_BUILD_FLAGS) --skip-build
 	@$(MAKE) --no-print-directory tsan
 
 tsan: setup ## the vector core's tests under ThreadSanitizer (own build folder: every target instrumented)

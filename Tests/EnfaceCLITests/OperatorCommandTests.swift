@@ -33,26 +33,6 @@ enum OperatorCLI {
 
 @Suite(.scratchDatabase)
 struct OperatorCommandTests {
-    /// This suite's master key: the CLI needs it to wrap tenant keys and to key the audit chain.
-    static let masterKey = SymmetricKey(size: .bits256).withUnsafeBytes { Data($0) }.base64EncodedString()
-
-    func enface(_ arguments: String...) async throws -> (status: Int32, output: String) {
-        var environment = try ScratchDatabase.required().environment
-        environment["ENFACE_MASTER_KEY"] = Self.masterKey
-        environment["ENFACE_LOG_LEVEL"] = "error"
-        return try await EnfaceProcess.run(arguments, environment: environment)
-    }
-
-    /// The JSON the command printed on standard output (logs go to standard error, which
-    /// EnfaceProcess captures too: they are JSON lines that start with `{"ts"`).
-    func json(_ output: String) throws -> [String: Any] {
-        let start = try #require(output.range(of: "{\n"))
-        let text = output[start.lowerBound...]
-        let end = try #require(text.range(of: "\n}", options: .backwards))
-        let data = Data(text[..<end.upperBound].utf8)
-        return try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
-    }
-
     @Test func tenantsAndKeysFromTheCommandLine() async throws {
         let created = try await OperatorCLI.enface("tenant", "create", "--slug", "cli-acme", "--name", "Acme", "--plan", "pro")
         #expect(created.status == 0, "\(created.output)")
@@ -89,7 +69,46 @@ struct OperatorCommandTests {
         let hash = SHA256.hash(data: Data(lines[0].utf8)).map { String(format: "%02x", $0) }.joined()
         #expect(lines[1] == "alice:\(hash)")
     }
+}
 
+/// Its own database: `audit verify` walks every chain, and no other test may add to them meanwhile.
+@Suite(.scratchDatabase)
+struct AuditVerifyTests {
+    @Test func auditVerifyNamesTheRowSomeoneAltered() async throws {
+        for slug in ["audit-a", "audit-b"] {
+            #expect(try await OperatorCLI.enface("tenant", "create", "--slug", slug, "--name", slug, "--activate").status == 0)
+            #expect(try await OperatorCLI.enface("tenant", "suspend", slug, "--reason", "test").status == 0)
+        }
+        let clean = try await OperatorCLI.enface("audit", "verify")
+        #expect(clean.status == 0 && clean.output.contains("ok: 6 events in 2 chains"), "\(clean.output)")
+
+        // The owner (who could do anything) rewrites history: one event of audit-b's chain.
+        let tenantB = try #require(try OperatorCLI.json(try await OperatorCLI.enface("tenant", "show", "audit-b").output)["id"] as? String)
+        let database = try ScratchDatabase.required()
+        let altered = try await database.withConnection(.owner) { connection in
+            try await connection.query("SELECT set_config('app.tenant_id', \(tenantB), false)", logger: TestEnvironment.logger)
+            return try await connection.query(
+                "UPDATE audit_events SET actor = 'operator:nobody' WHERE id = (SELECT min(id) + 1 FROM audit_events WHERE tenant_id = \(UUID(uuidString: tenantB)!)) RETURNING id",
+                logger: TestEnvironment.logger
+            ).collect().first!.decode(Int64.self)
+        }
+        let broken = try await OperatorCLI.enface("audit", "verify")
+        #expect(broken.status == 1)
+        #expect(broken.output.contains("BROKEN: event \(altered) of tenant \(tenantB) was altered"), "\(broken.output)")
+
+        // Deleting an event instead breaks the link that follows it.
+        try await database.withConnection(.owner) { connection in
+            try await connection.query("SELECT set_config('app.tenant_id', \(tenantB), false)", logger: TestEnvironment.logger)
+            try await connection.query("DELETE FROM audit_events WHERE id = \(altered)", logger: TestEnvironment.logger)
+        }
+        let unlinked = try await OperatorCLI.enface("audit", "verify")
+        #expect(unlinked.status == 1 && unlinked.output.contains("does not follow the event before it"), "\(unlinked.output)")
+    }
+}
+
+/// Its own database: `--prune` deletes every tenant the file does not name.
+@Suite(.scratchDatabase)
+struct ProvisioningTests {
     @Test func provisioningAppliesOnceThenIsUnchangedAndRefusesABadFileWhole() async throws {
         let directory = try TemporaryDirectory()
         try directory.write("tenants.json", """
@@ -152,40 +171,5 @@ struct OperatorCommandTests {
         let pruned = try await OperatorCLI.enface("tenant", "apply", "--file", one2, "--prune")
         #expect(pruned.output.contains("delete prov-two"), "\(pruned.output)")
         #expect(try OperatorCLI.json(try await OperatorCLI.enface("tenant", "show", "prov-two").output)["status"] as? String == "deleted")
-    }
-}
-
-/// Its own database: `audit verify` walks every chain, and no other test may add to them meanwhile.
-@Suite(.scratchDatabase)
-struct AuditVerifyTests {
-    @Test func auditVerifyNamesTheRowSomeoneAltered() async throws {
-        for slug in ["audit-a", "audit-b"] {
-            #expect(try await OperatorCLI.enface("tenant", "create", "--slug", slug, "--name", slug, "--activate").status == 0)
-            #expect(try await OperatorCLI.enface("tenant", "suspend", slug, "--reason", "test").status == 0)
-        }
-        let clean = try await OperatorCLI.enface("audit", "verify")
-        #expect(clean.status == 0 && clean.output.contains("ok: 6 events in 2 chains"), "\(clean.output)")
-
-        // The owner (who could do anything) rewrites history: one event of audit-b's chain.
-        let tenantB = try #require(try OperatorCLI.json(try await OperatorCLI.enface("tenant", "show", "audit-b").output)["id"] as? String)
-        let database = try ScratchDatabase.required()
-        let altered = try await database.withConnection(.owner) { connection in
-            try await connection.query("SELECT set_config('app.tenant_id', \(tenantB), false)", logger: TestEnvironment.logger)
-            return try await connection.query(
-                "UPDATE audit_events SET actor = 'operator:nobody' WHERE id = (SELECT min(id) + 1 FROM audit_events WHERE tenant_id = \(UUID(uuidString: tenantB)!)) RETURNING id",
-                logger: TestEnvironment.logger
-            ).collect().first!.decode(Int64.self)
-        }
-        let broken = try await OperatorCLI.enface("audit", "verify")
-        #expect(broken.status == 1)
-        #expect(broken.output.contains("BROKEN: event \(altered) of tenant \(tenantB) was altered"), "\(broken.output)")
-
-        // Deleting an event instead breaks the link that follows it.
-        try await database.withConnection(.owner) { connection in
-            try await connection.query("SELECT set_config('app.tenant_id', \(tenantB), false)", logger: TestEnvironment.logger)
-            try await connection.query("DELETE FROM audit_events WHERE id = \(altered)", logger: TestEnvironment.logger)
-        }
-        let unlinked = try await OperatorCLI.enface("audit", "verify")
-        #expect(unlinked.status == 1 && unlinked.output.contains("does not follow the event before it"), "\(unlinked.output)")
     }
 }

@@ -80,16 +80,23 @@ public final class PostgresPool: Service, Sendable {
         do {
             value = try await body()
         } catch {
+            // Not even a cancelled request may leave its transaction open on a pooled connection
+            // (it would hold its locks for ever): roll back outside the cancellation, or close.
             do {
-                try await connection.query("ROLLBACK", logger: logger)
+                try await Task { try await connection.query("ROLLBACK", logger: logger) }.value
             } catch {
-                // The connection returns to the pool: it must not stay inside a transaction.
                 try? await connection.close()
             }
             throw error
         }
-        // Only a successful COMMIT makes the work real; its failure is the caller's failure.
-        try await connection.query("COMMIT", logger: logger)
+        // Only a successful COMMIT makes the work real; its failure is the caller's failure, and
+        // a connection whose COMMIT did not answer is not trusted again.
+        do {
+            try await connection.query("COMMIT", logger: logger)
+        } catch {
+            try? await connection.close()
+            throw error
+        }
         return value
     }
 }
