@@ -95,7 +95,7 @@ let package = Package(
         .target(
             name: "EnfaceHTTP",
             dependencies: [
-                "FaceService", "Storage", "Tenancy", "TemplateProtection",
+                "FaceIndex", "FaceService", "Storage", "Tenancy", "TemplateProtection",
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Configuration", package: "swift-configuration"),
@@ -133,7 +133,7 @@ let package = Package(
         ),
         .testTarget(
             name: "FaceIndexTests",
-            dependencies: ["FaceIndex", "CFaceKernels"],
+            dependencies: ["FaceIndex", "CFaceKernels", "TestSupport"],
             swiftSettings: testSwiftSettings
         ),
         .testTarget(

@@ -68,11 +68,11 @@ public struct MasterKey: Sendable, CustomStringConvertible {
     /// AES-256-GCM under the master key, bound to the tenant (AAD), so a wrapped key copied to
     /// another tenant's row does not unwrap.
     public func wrap(_ tenantKey: TenantKey, tenantID: UUID) throws -> Data {
-        try KeyWrap.wrap(tenantKey.key, with: key, context: "tenant-key/v1", id: tenantID)
+        try KeyWrap.wrap(tenantKey.key, with: key, context: "tenant-key/v1", owner: KeyWrap.bytes(tenantID))
     }
 
     public func unwrapTenantKey(_ wrapped: Data, tenantID: UUID) throws(KeyError) -> TenantKey {
-        TenantKey(key: try KeyWrap.unwrap(wrapped, with: key, context: "tenant-key/v1", id: tenantID))
+        TenantKey(key: try KeyWrap.unwrap(wrapped, with: key, context: "tenant-key/v1", owner: KeyWrap.bytes(tenantID)))
     }
 
     static func hexBytes(_ hex: String) -> Data? {

@@ -1,6 +1,7 @@
 // The C kernels against the plain reference, for dimensions that do and do not fill SIMD lanes.
 
 import CFaceKernels
+import TestSupport
 import Testing
 
 @testable import FaceIndex

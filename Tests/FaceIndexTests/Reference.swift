@@ -1,31 +1,9 @@
 // The answers the index must give, computed the slow and obvious way, in double.
 
 import Foundation
+import TestSupport
 
 @testable import FaceIndex
-
-/// A seeded generator, so a failure can be replayed.
-struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    mutating func gaussian() -> Float {
-        let u = Double.random(in: Double.ulpOfOne..<1, using: &self)
-        let v = Double.random(in: 0..<1, using: &self)
-        return Float((-2 * log(u)).squareRoot() * cos(2 * .pi * v))
-    }
-
-    mutating func vector(_ dimension: Int) -> [Float] {
-        (0..<dimension).map { _ in gaussian() }
-    }
-}
 
 struct Gallery {
     var ids: [UUID]

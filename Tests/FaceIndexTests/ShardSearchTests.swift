@@ -2,6 +2,7 @@
 // row), scores within 1e-5; and the paths against each other.
 
 import Foundation
+import TestSupport
 import Testing
 
 @testable import FaceIndex

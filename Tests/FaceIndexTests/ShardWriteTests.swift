@@ -2,6 +2,7 @@
 // memory stays within 10% of the vectors it holds.
 
 import Foundation
+import TestSupport
 import Testing
 
 @testable import FaceIndex

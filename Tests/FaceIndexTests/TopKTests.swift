@@ -1,5 +1,6 @@
 // The bounded heap keeps what a full sort would keep, ties included.
 
+import TestSupport
 import Testing
 
 @testable import FaceIndex

@@ -1,5 +1,6 @@
 // The whole wiring of the server, readable on one screen.
 
+import FaceIndex
 import FaceService
 import Foundation
 import Hummingbird
@@ -29,6 +30,7 @@ public func buildApplication(
     let audit = AuditTrail(chain: AuditChain(key: masterKey.auditKey))
     let metrics = EnfaceMetrics()
     let usage = UsageMeter(app: appPool, flushInterval: configuration.usageFlushInterval, logger: logger)
+    let faces = FaceRegistry(app: appPool, index: FaceIndex(), masterKey: masterKey, models: models, usage: usage, logger: logger)
     let administration = TenantAdministration(admin: adminPool, masterKey: masterKey, models: models, audit: audit)
     let authenticator = Authenticator(app: appPool, jwt: try await jwtVerifier(configuration), audit: audit)
     let operatorTokens: OperatorTokens
@@ -50,7 +52,8 @@ public func buildApplication(
         admin: AdminController(administration: administration, models: models),
         tenant: TenantController(
             selfService: TenantSelfService(app: appPool, administration: administration, audit: audit), usage: usage,
-            models: models))
+            models: models),
+        faces: FaceController(registry: faces))
 
     var app = Application(
         router: router,
@@ -78,7 +81,7 @@ public func buildApplication(
 /// Routes and the middleware every request passes through, outermost first.
 func buildRouter(
     health: HealthController, metrics: EnfaceMetrics, operatorGate: OperatorAuthMiddleware,
-    tenantGate: TenantAuthMiddleware, admin: AdminController, tenant: TenantController
+    tenantGate: TenantAuthMiddleware, admin: AdminController, tenant: TenantController, faces: FaceController
 ) -> Router<EnfaceRequestContext> {
     let router = Router(context: EnfaceRequestContext.self)
     router.add(middleware: RequestIDMiddleware())
@@ -88,7 +91,9 @@ func buildRouter(
     router.on("/v1/**", method: .options) { request, _ in CORS.preflight(request) }
     MetricsController(metrics: metrics).addRoutes(to: router.group().add(middleware: operatorGate))
     admin.addRoutes(to: router.group("admin/v1").add(middleware: operatorGate))
-    tenant.addRoutes(to: router.group("v1").add(middleware: tenantGate))
+    let v1 = router.group("v1").add(middleware: tenantGate)
+    tenant.addRoutes(to: v1)
+    faces.addRoutes(to: v1)
     return router
 }
 

@@ -1,0 +1,257 @@
+// Enroll, verify, search, compare and delete: the database is the source of truth, the tenant's
+// in-memory shard answers searches. A write commits, then reaches the shard, then is answered.
+
+import FaceIndex
+import Foundation
+import Logging
+import Storage
+import Synchronization
+import Tenancy
+import TemplateProtection
+
+public final class FaceRegistry: Sendable {
+    public struct Enrolled: Sendable, Equatable {
+        public var faceID: UUID
+        public var personID: String
+        public var faceCount: Int
+    }
+
+    public struct Verification: Sendable, Equatable {
+        public var match: Bool
+        public var score: Float
+        public var threshold: Double
+        public var faceID: UUID
+    }
+
+    public struct Comparison: Sendable, Equatable {
+        public var match: Bool
+        public var score: Float
+        public var threshold: Double
+    }
+
+    let app: PostgresPool
+    let index: FaceIndex
+    let masterKey: MasterKey
+    let models: ModelCatalog
+    let usage: UsageMeter
+    let logger: Logger
+    let loads = ShardLoads()
+    private let tenantKeys = Mutex<[UUID: TenantKey]>([:])
+
+    public init(app: PostgresPool, index: FaceIndex, masterKey: MasterKey, models: ModelCatalog, usage: UsageMeter, logger: Logger) {
+        self.app = app
+        self.index = index
+        self.masterKey = masterKey
+        self.models = models
+        self.usage = usage
+        self.logger = logger
+    }
+
+    /// The threshold a match needs for this tenant: its own, or its model's default.
+    public func threshold(_ tenant: Tenant) -> Double {
+        tenant.settings.matchThreshold ?? models.model(tenant.model)?.defaultMatchThreshold ?? 0.5
+    }
+
+    /// The model's dimension for this tenant.
+    public func dimension(_ tenant: Tenant) -> Int {
+        models.model(tenant.model)?.dimension ?? 512
+    }
+
+    /// A probe checked against the tenant's model and scaled to unit length.
+    public func probe(_ values: [Float], tenant: Tenant) throws(FaceError) -> [Float] {
+        do {
+            return try Embedding.normalized(values, dimension: dimension(tenant))
+        } catch .dimensionMismatch(let expected, let actual) {
+            throw .dimensionMismatch(expected: expected, actual: actual)
+        } catch .nonFinite {
+            throw .invalidEmbedding("contains NaN or an infinity")
+        } catch {
+            throw .invalidEmbedding("is a zero vector: it has no direction")
+        }
+    }
+
+    // MARK: Writing
+
+    /// Seals the template under the person's key, keeps its tenant-keyed rotation for search,
+    /// and counts it against both limits inside one transaction.
+    public func enroll(person personID: String, embedding: [Float], context: TenantContext) async throws -> Enrolled {
+        let tenant = context.tenant
+        let template = try probe(embedding, tenant: tenant)
+        let tenantKey = try await tenantKey(tenant.id)
+        let rotation = tenantKey.rotation(dimension: template.count)
+        let faceID = UUID()
+        let count: Int
+        do {
+            count = try await app.withTenant(tenant.id) { transaction in
+                let wrapped = try await FaceRepository.person(
+                    personID, creatingWith: try tenantKey.wrap(PersonKey.generate(), tenantID: tenant.id, personID: personID),
+                    in: transaction)
+                let personKey = try tenantKey.unwrapPersonKey(wrapped, tenantID: tenant.id, personID: personID)
+                let count = try await FaceRepository.reserveFace(
+                    person: personID, maxFacesPerPerson: tenant.settings.maxFacesPerPerson, maxFaces: tenant.quotas.maxFaces,
+                    in: transaction)
+                try await FaceRepository.insertFace(
+                    id: faceID, person: personID,
+                    sealed: try personKey.seal(template, tenantID: tenant.id, faceID: faceID, model: tenant.model),
+                    template: tenant.settings.searchableTemplates ? rotation.apply(template) : nil, in: transaction)
+                return count
+            }
+        } catch FaceRepository.Refusal.maxFacesPerPerson(let limit) {
+            throw FaceError.maxFacesPerPerson(limit)
+        } catch FaceRepository.Refusal.faceQuotaExceeded(let limit) {
+            throw FaceError.faceQuotaExceeded(limit)
+        }
+        // Committed: now the shard, if it is in memory or on its way there.
+        if let shard = await loads.loadedOrLoading(tenant.id, in: index) {
+            do {
+                try shard.add(face: faceID, person: personID, embedding: rotation.apply(template))
+            } catch .duplicateFace {
+                // The load read it from the database already.
+            }
+        }
+        usage.count(UsageCounts(enrolls: 1), tenant: tenant.id)
+        return Enrolled(faceID: faceID, personID: personID, faceCount: count)
+    }
+
+    public func deleteFace(_ faceID: UUID, context: TenantContext) async throws {
+        let tenantID = context.tenantID
+        guard try await app.withTenant(tenantID, { try await FaceRepository.deleteFace(faceID, in: $0) }) != nil else {
+            throw FaceError.faceNotFound
+        }
+        if let shard = await loads.loadedOrLoading(tenantID, in: index) { _ = shard.remove(face: faceID) }
+    }
+
+    /// Deletes the person, its faces and its wrapped key: its sealed templates can never be
+    /// opened again.
+    public func deletePerson(_ personID: String, context: TenantContext) async throws {
+        let tenantID = context.tenantID
+        guard try await app.withTenant(tenantID, { try await FaceRepository.deletePerson(personID, in: $0) }) != nil else {
+            throw FaceError.personNotFound
+        }
+        if let shard = await loads.loadedOrLoading(tenantID, in: index) { _ = shard.remove(person: personID) }
+    }
+
+    // MARK: Reading
+
+    public func person(_ personID: String, context: TenantContext) async throws -> (FaceRepository.PersonRecord, [FaceRepository.FaceRecord]) {
+        guard let found = try await app.withTenant(context.tenantID, { try await FaceRepository.findPerson(personID, in: $0) })
+        else { throw FaceError.personNotFound }
+        return found
+    }
+
+    public func persons(after cursor: String?, limit: Int, context: TenantContext) async throws -> [FaceRepository.PersonRecord] {
+        try await app.withTenant(context.tenantID) { try await FaceRepository.persons(after: cursor, limit: limit, in: $0) }
+    }
+
+    /// 1:1: the person's best face against the probe.
+    public func verify(person personID: String, embedding: [Float], context: TenantContext) async throws -> Verification {
+        let tenant = context.tenant
+        let probe = try probe(embedding, tenant: tenant)
+        let (shard, rotation) = try await shard(for: tenant)
+        usage.count(UsageCounts(verifies: 1), tenant: tenant.id)
+        guard let best = try shard.verify(rotation.apply(probe), person: personID) else { throw FaceError.personNotFound }
+        let threshold = threshold(tenant)
+        return Verification(match: Double(best.score) >= threshold, score: best.score, threshold: threshold, faceID: best.faceID)
+    }
+
+    /// 1:N: the best face of each of the `limit` most similar persons at or above the threshold
+    /// in force (the tenant's, or a stricter `minScore`).
+    public func search(
+        embedding: [Float], limit: Int, minScore: Double?, context: TenantContext
+    ) async throws -> (matches: [PersonMatch], threshold: Double) {
+        let tenant = context.tenant
+        let probe = try probe(embedding, tenant: tenant)
+        let (shard, rotation) = try await shard(for: tenant)
+        let threshold = max(threshold(tenant), minScore ?? -1)
+        usage.count(UsageCounts(searches: 1), tenant: tenant.id)
+        let matches = try shard.searchPersons(rotation.apply(probe), k: limit, minScore: Float(threshold))
+        return (matches, threshold)
+    }
+
+    /// Two probes against each other; nothing is stored or searched.
+    public func compare(_ a: [Float], _ b: [Float], context: TenantContext) throws(FaceError) -> Comparison {
+        let tenant = context.tenant
+        let (x, y) = (try probe(a, tenant: tenant), try probe(b, tenant: tenant))
+        var score: Double = 0
+        for index in x.indices { score += Double(x[index]) * Double(y[index]) }
+        let threshold = threshold(tenant)
+        usage.count(UsageCounts(verifies: 1), tenant: tenant.id)
+        return Comparison(match: score >= threshold, score: Float(score), threshold: threshold)
+    }
+
+    // MARK: Keys and shards
+
+    func tenantKey(_ tenantID: UUID) async throws -> TenantKey {
+        if let key = tenantKeys.withLock({ $0[tenantID] }) { return key }
+        guard let wrapped = try await app.withTenant(tenantID, {
+            try await TenantRepository.wrappedKey(of: tenantID, on: $0.connection, logger: $0.logger)
+        }) else { throw FaceError.tenantKeyUnavailable }
+        let key: TenantKey
+        do { key = try masterKey.unwrapTenantKey(wrapped.key, tenantID: tenantID) } catch { throw FaceError.tenantKeyUnavailable }
+        tenantKeys.withLock { $0[tenantID] = key }
+        return key
+    }
+
+    /// The tenant's shard, loaded from the database on first use (one load however many ask).
+    func shard(for tenant: Tenant) async throws -> (Shard, TemplateRotation) {
+        let key = try await tenantKey(tenant.id)
+        let rotation = key.rotation(dimension: dimension(tenant))
+        let shard = try await loads.shard(tenant.id, in: index) {
+            try await self.load(tenant, key: key, rotation: rotation)
+        }
+        return (shard, rotation)
+    }
+
+    func load(_ tenant: Tenant, key: TenantKey, rotation: TemplateRotation) async throws -> Shard {
+        let started = ContinuousClock.now
+        let stored = try await app.withTenant(tenant.id) { try await FaceRepository.allFaces(in: $0) }
+        let shard = try Shard(dimension: rotation.outputDimension)
+        var faces: [Shard.Face] = []
+        faces.reserveCapacity(stored.count)
+        var personKeys: [String: PersonKey] = [:]
+        for face in stored {
+            if let template = face.template {
+                faces.append(Shard.Face(id: face.id, person: face.personID, embedding: template))
+                continue
+            }
+            // The tenant keeps no searchable templates: open the sealed one.
+            let personKey = try personKeys[face.personID]
+                ?? key.unwrapPersonKey(face.wrappedPersonKey, tenantID: tenant.id, personID: face.personID)
+            personKeys[face.personID] = personKey
+            let template = try personKey.open(face.sealed, tenantID: tenant.id, faceID: face.id, model: tenant.model)
+            faces.append(Shard.Face(id: face.id, person: face.personID, embedding: rotation.apply(template)))
+        }
+        try shard.add(contentsOf: faces)
+        let elapsed = ContinuousClock.now - started
+        logger.info(
+            "shard loaded",
+            metadata: [
+                "tenant": "\(tenant.slug)", "faces": "\(faces.count)", "ms": "\(elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000)",
+            ])
+        return shard
+    }
+}
+
+/// One load per tenant at a time; writers that arrive during a load wait for it, then apply
+/// their change to the loaded shard (see `FaceRegistry.enroll`).
+actor ShardLoads {
+    private var inFlight: [UUID: Task<Shard, any Error>] = [:]
+
+    func shard(_ tenant: UUID, in index: FaceIndex, load: @Sendable @escaping () async throws -> Shard) async throws -> Shard {
+        if let shard = index.shard(for: tenant) { return shard }
+        if let task = inFlight[tenant] { return try await task.value }
+        let task = Task { try await load() }
+        inFlight[tenant] = task
+        defer { inFlight[tenant] = nil }
+        let shard = try await task.value
+        index.install(shard, for: tenant)
+        return shard
+    }
+
+    /// The shard if it is in memory, or once the load under way ends; nil when neither.
+    func loadedOrLoading(_ tenant: UUID, in index: FaceIndex) async -> Shard? {
+        if let shard = index.shard(for: tenant) { return shard }
+        guard let task = inFlight[tenant] else { return nil }
+        return try? await task.value
+    }
+}

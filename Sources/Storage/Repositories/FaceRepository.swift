@@ -1,0 +1,169 @@
+// Persons and faces in PostgreSQL, always within the caller's tenant transaction. Limits are
+// taken with conditional UPDATEs, so concurrent enrolls wait for each other instead of racing.
+
+import Foundation
+import Logging
+import NIOCore
+import PostgresNIO
+
+public enum FaceRepository {
+    /// Why an enroll was refused inside its transaction.
+    public enum Refusal: Error, Equatable, Sendable {
+        case maxFacesPerPerson(Int)
+        case faceQuotaExceeded(Int)
+    }
+
+    public struct PersonRecord: Sendable, Equatable {
+        public var id: String
+        public var faceCount: Int
+        public var createdAt: Date
+    }
+
+    public struct FaceRecord: Sendable, Equatable {
+        public var id: UUID
+        public var personID: String
+        public var createdAt: Date
+    }
+
+    /// A stored face as a shard loads it: its rotated template if the tenant keeps one, else its
+    /// sealed template and the person's wrapped key.
+    public struct StoredFace: Sendable {
+        public var id: UUID
+        public var personID: String
+        public var template: [Float]?
+        public var sealed: Data
+        public var wrappedPersonKey: Data
+    }
+
+    /// The person's wrapped key, creating the person with `newWrappedKey` when it does not exist.
+    public static func person(
+        _ personID: String, creatingWith newWrappedKey: Data, in transaction: TenantTransaction
+    ) async throws -> Data {
+        try await transaction.query(
+            """
+            INSERT INTO persons (tenant_id, id, wrapped_key) VALUES (\(transaction.tenantID), \(personID), \(ByteBuffer(bytes: newWrappedKey)))
+            ON CONFLICT (tenant_id, id) DO NOTHING
+            """)
+        let row = try await transaction.query(
+            "SELECT wrapped_key FROM persons WHERE tenant_id = \(transaction.tenantID) AND id = \(personID)"
+        ).collect().first!
+        return Data(try row.decode(ByteBuffer.self).readableBytesView)
+    }
+
+    /// Takes one face for the person and one from the tenant's quota; returns the person's new count.
+    public static func reserveFace(
+        person personID: String, maxFacesPerPerson: Int, maxFaces: Int, in transaction: TenantTransaction
+    ) async throws -> Int {
+        guard let count = try await transaction.query(
+            """
+            UPDATE persons SET face_count = face_count + 1
+             WHERE tenant_id = \(transaction.tenantID) AND id = \(personID) AND face_count < \(maxFacesPerPerson)
+            RETURNING face_count
+            """
+        ).collect().first?.decode(Int.self) else { throw Refusal.maxFacesPerPerson(maxFacesPerPerson) }
+        guard try await !transaction.query(
+            """
+            UPDATE tenants SET face_count = face_count + 1
+             WHERE id = \(transaction.tenantID) AND face_count < \(Int64(maxFaces))
+            RETURNING face_count
+            """
+        ).collect().isEmpty else { throw Refusal.faceQuotaExceeded(maxFaces) }
+        return count
+    }
+
+    /// `template` is the rotated template as pgvector text, or nil when the tenant keeps none.
+    public static func insertFace(
+        id: UUID, person personID: String, sealed: Data, template: [Float]?, in transaction: TenantTransaction
+    ) async throws {
+        try await transaction.query(
+            """
+            INSERT INTO faces (tenant_id, id, person_id, sealed, template)
+            VALUES (\(transaction.tenantID), \(id), \(personID), \(ByteBuffer(bytes: sealed)), \(template.map(vectorText))::vector)
+            """)
+    }
+
+    /// Deletes a face; returns its person, or nil when the tenant has no such face.
+    public static func deleteFace(_ id: UUID, in transaction: TenantTransaction) async throws -> String? {
+        guard let person = try await transaction.query(
+            "DELETE FROM faces WHERE tenant_id = \(transaction.tenantID) AND id = \(id) RETURNING person_id"
+        ).collect().first?.decode(String.self) else { return nil }
+        try await transaction.query(
+            "UPDATE persons SET face_count = face_count - 1 WHERE tenant_id = \(transaction.tenantID) AND id = \(person)")
+        try await releaseFaces(1, in: transaction)
+        return person
+    }
+
+    /// Deletes a person, its faces and its wrapped key; returns how many faces went, or nil
+    /// when the tenant has no such person.
+    public static func deletePerson(_ personID: String, in transaction: TenantTransaction) async throws -> Int? {
+        guard let count = try await transaction.query(
+            "DELETE FROM persons WHERE tenant_id = \(transaction.tenantID) AND id = \(personID) RETURNING face_count"
+        ).collect().first?.decode(Int.self) else { return nil }
+        try await releaseFaces(count, in: transaction)
+        return count
+    }
+
+    static func releaseFaces(_ count: Int, in transaction: TenantTransaction) async throws {
+        guard count > 0 else { return }
+        try await transaction.query(
+            "UPDATE tenants SET face_count = face_count - \(Int64(count)) WHERE id = \(transaction.tenantID)")
+    }
+
+    public static func findPerson(_ personID: String, in transaction: TenantTransaction) async throws -> (PersonRecord, [FaceRecord])? {
+        guard let row = try await transaction.query(
+            "SELECT id, face_count, created_at FROM persons WHERE tenant_id = \(transaction.tenantID) AND id = \(personID)"
+        ).collect().first else { return nil }
+        let (id, count, created) = try row.decode((String, Int, Date).self)
+        var faces: [FaceRecord] = []
+        for try await (face, person, at) in try await transaction.query(
+            """
+            SELECT id, person_id, created_at FROM faces
+             WHERE tenant_id = \(transaction.tenantID) AND person_id = \(personID) ORDER BY created_at, id
+            """
+        ).decode((UUID, String, Date).self) {
+            faces.append(FaceRecord(id: face, personID: person, createdAt: at))
+        }
+        return (PersonRecord(id: id, faceCount: count, createdAt: created), faces)
+    }
+
+    /// Persons in id order, after `cursor` (keyset pagination).
+    public static func persons(after cursor: String?, limit: Int, in transaction: TenantTransaction) async throws -> [PersonRecord] {
+        var persons: [PersonRecord] = []
+        for try await (id, count, created) in try await transaction.query(
+            """
+            SELECT id, face_count, created_at FROM persons
+             WHERE tenant_id = \(transaction.tenantID) AND id > \(cursor ?? "")
+             ORDER BY id LIMIT \(limit)
+            """
+        ).decode((String, Int, Date).self) {
+            persons.append(PersonRecord(id: id, faceCount: count, createdAt: created))
+        }
+        return persons
+    }
+
+    /// Every face of the tenant, for loading its shard.
+    public static func allFaces(in transaction: TenantTransaction) async throws -> [StoredFace] {
+        var faces: [StoredFace] = []
+        for try await (id, person, template, sealed, key) in try await transaction.query(
+            """
+            SELECT f.id, f.person_id, f.template::text, f.sealed, p.wrapped_key
+              FROM faces AS f JOIN persons AS p ON p.tenant_id = f.tenant_id AND p.id = f.person_id
+             WHERE f.tenant_id = \(transaction.tenantID)
+            """
+        ).decode((UUID, String, String?, ByteBuffer, ByteBuffer).self) {
+            faces.append(StoredFace(
+                id: id, personID: person, template: template.map(parseVector), sealed: Data(sealed.readableBytesView),
+                wrappedPersonKey: Data(key.readableBytesView)))
+        }
+        return faces
+    }
+
+    /// pgvector's text form, `[x,y,…]`, with every float written to round-trip exactly.
+    public static func vectorText(_ values: [Float]) -> String {
+        "[" + values.map { "\($0)" }.joined(separator: ",") + "]"
+    }
+
+    static func parseVector(_ text: String) -> [Float] {
+        text.dropFirst().dropLast().split(separator: ",").compactMap { Float($0) }
+    }
+}

@@ -1,0 +1,130 @@
+// The face API over HTTP: enroll, verify, search, compare and delete, checked against exact
+// answers computed here from the same vectors.
+
+import Foundation
+import HTTPTypes
+import HummingbirdTesting
+import Tenancy
+import TestSupport
+import Testing
+
+@Suite(.scratchDatabase)
+struct FaceAPITests {
+    @Test func enrollVerifySearchDeleteInBothEncodings() async throws {
+        try await LiveService.run { enface in
+            let tenant = try await enface.createTenant()
+            var vectors = Embeddings()
+            let alice = vectors.identity(), bob = vectors.identity()
+
+            let first = try await enface.call(.post, "/v1/persons/alice/faces", key: tenant.key, json: ["embedding": Embeddings.json(vectors.sample(of: alice))])
+            #expect(first.status == .created, "\(first.body)")
+            #expect(first["personId"] == "alice" && first["faceCount"] == 1)
+            let second = try await enface.call(
+                .post, "/v1/persons/alice/faces", key: tenant.key, json: ["embeddingBase64": .string(Embeddings.base64(vectors.sample(of: alice)))])
+            #expect(second.status == .created && second["faceCount"] == 2)
+            let bobFace = try await enface.call(.post, "/v1/persons/bob/faces", key: tenant.key, json: ["embedding": Embeddings.json(vectors.sample(of: bob))])
+            let bobFaceID = try #require(bobFace["faceId"]?.stringValue)
+
+            // 1:1: Alice's probe matches Alice, not Bob; the answer names the threshold it used.
+            let probe = vectors.sample(of: alice)
+            let yes = try await enface.call(.post, "/v1/verify", key: tenant.key, json: ["personId": "alice", "embedding": Embeddings.json(probe)])
+            #expect(yes.status == .ok && yes["match"] == true, "\(yes.body)")
+            #expect(yes["threshold"]?.objectValue == nil && yes["threshold"] != nil)
+            let no = try await enface.call(.post, "/v1/verify", key: tenant.key, json: ["personId": "bob", "embeddingBase64": .string(Embeddings.base64(probe))])
+            #expect(no["match"] == false && no["faceId"]?.stringValue == bobFaceID)
+
+            // 1:N: Alice first and alone above the threshold; an unknown face finds nobody.
+            let found = try await enface.call(.post, "/v1/search", key: tenant.key, json: ["embedding": Embeddings.json(probe)])
+            let matches = found["matches"]?.arrayValue ?? []
+            #expect(matches.count == 1 && matches.first?.objectValue?["personId"] == "alice", "\(found.body)")
+            let stranger = try await enface.call(.post, "/v1/search", key: tenant.key, json: ["embedding": Embeddings.json(vectors.identity())])
+            #expect(stranger["matches"] == [])
+
+            // Compare needs no enrolment.
+            let compared = try await enface.call(
+                .post, "/v1/compare", key: tenant.key, json: ["a": Embeddings.json(probe), "b": Embeddings.json(vectors.sample(of: alice))])
+            #expect(compared["match"] == true)
+
+            // Listing and reading.
+            let persons = try await enface.call(.get, "/v1/persons", key: tenant.key)
+            #expect((persons["persons"]?.arrayValue ?? []).compactMap { $0.objectValue?["personId"]?.stringValue } == ["alice", "bob"])
+            let aliceRecord = try await enface.call(.get, "/v1/persons/alice", key: tenant.key)
+            #expect(aliceRecord["faceCount"] == 2 && aliceRecord["faces"]?.arrayValue?.count == 2)
+
+            // Delete a face, then a person: each is gone from search at once.
+            #expect(try await enface.call(.delete, "/v1/faces/\(bobFaceID)", key: tenant.key).status == .noContent)
+            #expect(try await enface.call(.post, "/v1/verify", key: tenant.key, json: ["personId": "bob", "embedding": Embeddings.json(probe)]).code == "person_not_found")
+            #expect(try await enface.call(.delete, "/v1/persons/alice", key: tenant.key).status == .noContent)
+            #expect(try await enface.call(.post, "/v1/search", key: tenant.key, json: ["embedding": Embeddings.json(probe)])["matches"] == [])
+            #expect(try await enface.call(.get, "/v1/persons/alice", key: tenant.key).code == "person_not_found")
+            #expect(try await enface.call(.delete, "/v1/persons/alice", key: tenant.key).code == "person_not_found")
+        }
+    }
+
+    @Test func searchEqualsAnExactReferenceAndSurvivesARestart() async throws {
+        var vectors = Embeddings(seed: 7)
+        let identities = (0..<20).map { _ in vectors.identity() }
+        var faces: [(person: String, vector: [Float])] = []
+        for (index, centre) in identities.enumerated() {
+            for _ in 0..<3 { faces.append(("p\(index)", vectors.sample(of: centre))) }
+        }
+        let enrolled = faces
+        let probes = identities.prefix(8).map { vectors.sample(of: $0, noise: 0.6) }
+        let tenant = LockedBox<CreatedTenant?>(nil)
+        let answers = LockedBox<[JSONValue]>([])
+        try await LiveService.run { enface in
+            let created = try await enface.createTenant(settings: ["matchThreshold": 0.2, "searchLimitMax": 20])
+            await tenant.set(created)
+            for face in enrolled {
+                let reply = try await enface.call(.post, "/v1/persons/\(face.person)/faces", key: created.key, json: ["embedding": Embeddings.json(face.vector)])
+                try #require(reply.status == .created)
+            }
+            for probe in probes {
+                let reply = try await enface.call(.post, "/v1/search", key: created.key, json: ["embedding": Embeddings.json(probe), "limit": 5])
+                await answers.set(await answers.value + [reply["matches"] ?? .null])
+                // The reference: each person's best face by exact cosine, at or above 0.2, best first.
+                var best: [String: Double] = [:]
+                for face in enrolled { best[face.person] = max(best[face.person] ?? -2, Embeddings.cosine(probe, face.vector)) }
+                let expected = best.filter { $0.value >= 0.2 }.sorted { ($0.value, $1.key) > ($1.value, $0.key) }.prefix(5)
+                let got = (reply["matches"]?.arrayValue ?? []).compactMap(\.objectValue)
+                #expect(got.map { $0["personId"]?.stringValue ?? "" } == expected.map(\.key))
+                for (match, reference) in zip(got, expected) {
+                    if case .number(let score)? = match["score"] { #expect(abs(score - reference.value) < 1e-5) }
+                }
+            }
+        }
+        // A new process loads the shard from the database and answers the same.
+        let created = try #require(await tenant.value)
+        let before = await answers.value
+        try await LiveService.run { enface in
+            for (index, probe) in probes.enumerated() {
+                let reply = try await enface.call(.post, "/v1/search", key: created.key, json: ["embedding": Embeddings.json(probe), "limit": 5])
+                #expect(reply["matches"] == before[index])
+            }
+        }
+    }
+
+    @Test func aTenantWithoutSearchableTemplatesKeepsNoneAndStillSearches() async throws {
+        var vectors = Embeddings(seed: 9)
+        let alice = vectors.identity()
+        let (sample, probe) = (vectors.sample(of: alice), vectors.sample(of: alice))
+        let tenant = LockedBox<CreatedTenant?>(nil)
+        try await LiveService.run { enface in
+            let created = try await enface.createTenant(plan: "pro", settings: ["searchableTemplates": false])
+            await tenant.set(created)
+            #expect(try await enface.call(.post, "/v1/persons/alice/faces", key: created.key, json: ["embedding": Embeddings.json(sample)]).status == .created)
+        }
+        let created = try #require(await tenant.value)
+        let database = try ScratchDatabase.required()
+        let nulls = try await database.withPool(.app) { app in
+            try await app.withTenant(UUID(uuidString: created.id)!) { tx in
+                try await tx.query("SELECT count(*)::int FROM faces WHERE template IS NULL").collect().first!.decode(Int.self)
+            }
+        }
+        #expect(nulls == 1)
+        try await LiveService.run { enface in
+            let found = try await enface.call(.post, "/v1/search", key: created.key, json: ["embedding": Embeddings.json(probe)])
+            #expect(found["matches"]?.arrayValue?.first?.objectValue?["personId"] == "alice", "\(found.body)")
+        }
+    }
+}
