@@ -102,6 +102,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
+            resources: [.copy("OpenAPI")],
             swiftSettings: swiftSettings
         ),
         // The thin command-line front end: serve, migrate, db ….

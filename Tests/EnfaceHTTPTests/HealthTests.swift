@@ -37,7 +37,7 @@ import Testing
             #expect(problem.code == "not_ready")
             try await Migrator(migrations: Migration.bundled())
                 .migrate(database.endpoint(.owner), logger: TestEnvironment.logger)
-            try await eventuallyReady(client)
+            _ = try await eventuallyReady(client)
         }
     }
 
@@ -47,7 +47,7 @@ import Testing
         let app = try await buildApplication(
             TestConfiguration.make(database: database, ["ENFACE_MIGRATE_ON_START": "true"]))
         try await app.test(.router) { client in
-            try await eventuallyReady(client)
+            _ = try await eventuallyReady(client)
         }
     }
 

@@ -17,6 +17,35 @@ public func buildApplication(
     _ configuration: EnfaceConfiguration, logger: Logger? = nil
 ) async throws -> some ApplicationProtocol {
     let logger = logger ?? makeLogger(configuration)
+    let (router, services, migrator) = try await wire(configuration, logger: logger)
+    var app = Application(
+        router: router,
+        configuration: .init(
+            address: .hostname(configuration.httpHost, port: configuration.httpPort), serverName: "Enface"),
+        services: services,
+        logger: logger)
+    if configuration.migrateOnStart {
+        let owner = try configuration.database.endpoint(for: .owner)
+        app.beforeServerStarts {
+            let report = try await migrator.migrate(owner, logger: logger)
+            logger.info(
+                "schema is current",
+                metadata: ["applied": "\(report.applied)", "previously_applied": "\(report.alreadyApplied.count)"])
+        }
+    }
+    return app
+}
+
+/// Every route the application serves, as `METHOD /path/{parameter}`: what the OpenAPI
+/// document must describe. Nothing is started or connected.
+public func routeDescriptions(_ configuration: EnfaceConfiguration) async throws -> [String] {
+    try await wire(configuration, logger: makeLogger(configuration)).router.routes.map(\.description)
+}
+
+/// The pools, keys, use cases, router and background services, wired; nothing started yet.
+func wire(
+    _ configuration: EnfaceConfiguration, logger: Logger
+) async throws -> (router: Router<EnfaceRequestContext>, services: [any Service], migrator: Migrator) {
     let migrator = Migrator(migrations: try Migration.bundled())
     let appPool = PostgresPool(
         endpoint: try configuration.database.endpoint(for: .app), role: .app,
@@ -55,27 +84,14 @@ public func buildApplication(
             models: models),
         faces: FaceController(registry: faces))
 
-    var app = Application(
-        router: router,
-        configuration: .init(
-            address: .hostname(configuration.httpHost, port: configuration.httpPort), serverName: "Enface"),
-        // Shut down in reverse: the server stops first, the usage meter writes its last batch
-        // while the pools still run.
-        services: [
-            appPool, adminPool, usage,
-            PurgeScheduler(administration: administration, interval: configuration.purgeInterval, logger: logger),
-        ],
-        logger: logger)
-    if configuration.migrateOnStart {
-        let owner = try configuration.database.endpoint(for: .owner)
-        app.beforeServerStarts {
-            let report = try await migrator.migrate(owner, logger: logger)
-            logger.info(
-                "schema is current",
-                metadata: ["applied": "\(report.applied)", "previously_applied": "\(report.alreadyApplied.count)"])
-        }
-    }
-    return app
+    // Shut down in reverse: the server stops first, the usage meter writes its last batch
+    // while the pools still run.
+    let services: [any Service] = [
+        appPool, adminPool, usage,
+        PurgeScheduler(administration: administration, interval: configuration.purgeInterval, logger: logger),
+        FaceChangeListener(endpoint: try configuration.database.endpoint(for: .app), registry: faces, logger: logger),
+    ]
+    return (router, services, migrator)
 }
 
 /// Routes and the middleware every request passes through, outermost first.
@@ -88,6 +104,7 @@ func buildRouter(
     router.add(middleware: AccessLogMiddleware(metrics: metrics))
     router.add(middleware: ProblemMiddleware())
     health.addRoutes(to: router)
+    router.get("/openapi.yaml") { _, _ in OpenAPIDocument.response() }
     router.on("/v1/**", method: .options) { request, _ in CORS.preflight(request) }
     MetricsController(metrics: metrics).addRoutes(to: router.group().add(middleware: operatorGate))
     admin.addRoutes(to: router.group("admin/v1").add(middleware: operatorGate))

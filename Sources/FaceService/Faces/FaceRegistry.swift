@@ -37,6 +37,16 @@ public final class FaceRegistry: Sendable {
     let logger: Logger
     let loads = ShardLoads()
     private let tenantKeys = Mutex<[UUID: TenantKey]>([:])
+    /// Per loaded tenant: the last announced change applied, and what was removed since the
+    /// load (so a change arriving late, from this node or another, cannot bring a face back).
+    private let syncs = Mutex<[UUID: Sync]>([:])
+
+    struct Sync {
+        var tenant: Tenant
+        var lastChange: Int64
+        var removedFaces: Set<UUID> = []
+        var removedPersons: [String: Int64] = [:]
+    }
 
     public init(app: PostgresPool, index: FaceIndex, masterKey: MasterKey, models: ModelCatalog, usage: UsageMeter, logger: Logger) {
         self.app = app
@@ -81,20 +91,23 @@ public final class FaceRegistry: Sendable {
         let rotation = tenantKey.rotation(dimension: template.count)
         let faceID = UUID()
         let count: Int
+        var change: FaceChange?
         do {
             count = try await app.withTenant(tenant.id) { transaction in
                 let wrapped = try await FaceRepository.person(
                     personID, creatingWith: try tenantKey.wrap(PersonKey.generate(), tenantID: tenant.id, personID: personID),
                     in: transaction)
                 let personKey = try tenantKey.unwrapPersonKey(wrapped, tenantID: tenant.id, personID: personID)
-                let count = try await FaceRepository.reserveFace(
+                let reserved = try await FaceRepository.reserveFace(
                     person: personID, maxFacesPerPerson: tenant.settings.maxFacesPerPerson, maxFaces: tenant.quotas.maxFaces,
                     in: transaction)
                 try await FaceRepository.insertFace(
                     id: faceID, person: personID,
                     sealed: try personKey.seal(template, tenantID: tenant.id, faceID: faceID, model: tenant.model),
                     template: tenant.settings.searchableTemplates ? rotation.apply(template) : nil, in: transaction)
-                return count
+                change = FaceChange(tenant: tenant.id, number: reserved.change, operation: .add, face: faceID, person: personID)
+                try await FaceRepository.announce(change!.payload, in: transaction)
+                return reserved.faceCount
             }
         } catch FaceRepository.Refusal.maxFacesPerPerson(let limit) {
             throw FaceError.maxFacesPerPerson(limit)
@@ -102,33 +115,35 @@ public final class FaceRegistry: Sendable {
             throw FaceError.faceQuotaExceeded(limit)
         }
         // Committed: now the shard, if it is in memory or on its way there.
-        if let shard = await loads.loadedOrLoading(tenant.id, in: index) {
-            do {
-                try shard.add(face: faceID, person: personID, embedding: rotation.apply(template))
-            } catch .duplicateFace {
-                // The load read it from the database already.
-            }
-        }
+        await apply(change!, embedding: rotation.apply(template), announced: false)
         usage.count(UsageCounts(enrolls: 1), tenant: tenant.id)
         return Enrolled(faceID: faceID, personID: personID, faceCount: count)
     }
 
     public func deleteFace(_ faceID: UUID, context: TenantContext) async throws {
         let tenantID = context.tenantID
-        guard try await app.withTenant(tenantID, { try await FaceRepository.deleteFace(faceID, in: $0) }) != nil else {
-            throw FaceError.faceNotFound
+        let change = try await app.withTenant(tenantID) { transaction -> FaceChange? in
+            guard let deleted = try await FaceRepository.deleteFace(faceID, in: transaction) else { return nil }
+            let change = FaceChange(tenant: tenantID, number: deleted.change, operation: .remove, face: faceID, person: deleted.person)
+            try await FaceRepository.announce(change.payload, in: transaction)
+            return change
         }
-        if let shard = await loads.loadedOrLoading(tenantID, in: index) { _ = shard.remove(face: faceID) }
+        guard let change else { throw FaceError.faceNotFound }
+        await apply(change, embedding: nil, announced: false)
     }
 
     /// Deletes the person, its faces and its wrapped key: its sealed templates can never be
     /// opened again.
     public func deletePerson(_ personID: String, context: TenantContext) async throws {
         let tenantID = context.tenantID
-        guard try await app.withTenant(tenantID, { try await FaceRepository.deletePerson(personID, in: $0) }) != nil else {
-            throw FaceError.personNotFound
+        let change = try await app.withTenant(tenantID) { transaction -> FaceChange? in
+            guard let number = try await FaceRepository.deletePerson(personID, in: transaction) else { return nil }
+            let change = FaceChange(tenant: tenantID, number: number, operation: .removePerson, face: nil, person: personID)
+            try await FaceRepository.announce(change.payload, in: transaction)
+            return change
         }
-        if let shard = await loads.loadedOrLoading(tenantID, in: index) { _ = shard.remove(person: personID) }
+        guard let change else { throw FaceError.personNotFound }
+        await apply(change, embedding: nil, announced: false)
     }
 
     // MARK: Reading
@@ -179,6 +194,76 @@ public final class FaceRegistry: Sendable {
         return Comparison(match: score >= threshold, score: Float(score), threshold: threshold)
     }
 
+    // MARK: Coherence
+
+    /// Applies a committed change to the tenant's shard, if this node holds it. `announced`
+    /// changes come from the listener, in commit order: one that skips a number means some were
+    /// missed, and the shard is dropped to load afresh. This node's own writes apply at once.
+    func apply(_ change: FaceChange, embedding: [Float]?, announced: Bool) async {
+        guard let shard = await loads.loadedOrLoading(change.t, in: index) else { return }
+        if announced {
+            let last = syncs.withLock { $0[change.t]?.lastChange }
+            guard let last, change.s > last else { return }
+            if change.s > last + 1 {
+                drop(change.t, why: "missed changes \(last + 1)…\(change.s - 1)")
+                return
+            }
+        }
+        var vector = embedding
+        if change.op == .add, vector == nil, let face = change.f {
+            vector = try? await rotatedTemplate(face, tenant: change.t)
+        }
+        syncs.withLock { syncs in
+            guard var sync = syncs[change.t] else { return }
+            switch change.op {
+            case .add:
+                if let face = change.f, let vector, !sync.removedFaces.contains(face),
+                   (sync.removedPersons[change.p] ?? -1) < change.s
+                {
+                    try? shard.add(face: face, person: change.p, embedding: vector)
+                }
+            case .remove:
+                if let face = change.f {
+                    _ = shard.remove(face: face)
+                    sync.removedFaces.insert(face)
+                }
+            case .removePerson:
+                _ = shard.remove(person: change.p)
+                sync.removedPersons[change.p] = max(change.s, sync.removedPersons[change.p] ?? -1)
+            }
+            if announced { sync.lastChange = change.s }
+            syncs[change.t] = sync
+        }
+    }
+
+    /// After the listener (re)subscribes: a tenant whose counter moved past what this node
+    /// applied is dropped, to load afresh on its next search.
+    func reconcile() async {
+        for (tenant, last) in syncs.withLock({ $0.map { ($0.key, $0.value.lastChange) } }) {
+            let current = try? await app.withTenant(tenant) { try await FaceRepository.changeNumber(in: $0) }
+            if let current, current != last { drop(tenant, why: "counter at \(current), applied \(last)") }
+        }
+    }
+
+    func drop(_ tenant: UUID, why: String) {
+        syncs.withLock { _ = $0.removeValue(forKey: tenant) }
+        _ = index.evict(tenant)
+        logger.notice("shard dropped to reload", metadata: ["tenant": "\(tenant)", "why": "\(why)"])
+    }
+
+    /// A face's rotated template, from the database, or nil when it is gone.
+    func rotatedTemplate(_ faceID: UUID, tenant tenantID: UUID) async throws -> [Float]? {
+        guard let tenant = syncs.withLock({ $0[tenantID]?.tenant }) else { return nil }
+        guard let face = try await app.withTenant(tenantID, { try await FaceRepository.storedFace(faceID, in: $0) }) else {
+            return nil
+        }
+        if let template = face.template { return template }
+        let key = try await tenantKey(tenantID)
+        let personKey = try key.unwrapPersonKey(face.wrappedPersonKey, tenantID: tenantID, personID: face.personID)
+        let template = try personKey.open(face.sealed, tenantID: tenantID, faceID: faceID, model: tenant.model)
+        return key.rotation(dimension: template.count).apply(template)
+    }
+
     // MARK: Keys and shards
 
     func tenantKey(_ tenantID: UUID) async throws -> TenantKey {
@@ -204,7 +289,11 @@ public final class FaceRegistry: Sendable {
 
     func load(_ tenant: Tenant, key: TenantKey, rotation: TemplateRotation) async throws -> Shard {
         let started = ContinuousClock.now
-        let stored = try await app.withTenant(tenant.id) { try await FaceRepository.allFaces(in: $0) }
+        // The counter first, then the faces: changes committed in between are in the faces and
+        // are announced again after; applying them twice changes nothing.
+        let (number, stored) = try await app.withTenant(tenant.id) { transaction in
+            (try await FaceRepository.changeNumber(in: transaction), try await FaceRepository.allFaces(in: transaction))
+        }
         let shard = try Shard(dimension: rotation.outputDimension)
         var faces: [Shard.Face] = []
         faces.reserveCapacity(stored.count)
@@ -222,6 +311,7 @@ public final class FaceRegistry: Sendable {
             faces.append(Shard.Face(id: face.id, person: face.personID, embedding: rotation.apply(template)))
         }
         try shard.add(contentsOf: faces)
+        syncs.withLock { $0[tenant.id] = Sync(tenant: tenant, lastChange: number) }
         let elapsed = ContinuousClock.now - started
         logger.info(
             "shard loaded",

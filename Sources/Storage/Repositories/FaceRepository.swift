@@ -50,10 +50,11 @@ public enum FaceRepository {
         return Data(try row.decode(ByteBuffer.self).readableBytesView)
     }
 
-    /// Takes one face for the person and one from the tenant's quota; returns the person's new count.
+    /// Takes one face for the person and one from the tenant's quota; returns the person's new
+    /// count and the change's number.
     public static func reserveFace(
         person personID: String, maxFacesPerPerson: Int, maxFaces: Int, in transaction: TenantTransaction
-    ) async throws -> Int {
+    ) async throws -> (faceCount: Int, change: Int64) {
         guard let count = try await transaction.query(
             """
             UPDATE persons SET face_count = face_count + 1
@@ -61,14 +62,14 @@ public enum FaceRepository {
             RETURNING face_count
             """
         ).collect().first?.decode(Int.self) else { throw Refusal.maxFacesPerPerson(maxFacesPerPerson) }
-        guard try await !transaction.query(
+        guard let change = try await transaction.query(
             """
-            UPDATE tenants SET face_count = face_count + 1
+            UPDATE tenants SET face_count = face_count + 1, change_seq = change_seq + 1
              WHERE id = \(transaction.tenantID) AND face_count < \(Int64(maxFaces))
-            RETURNING face_count
+            RETURNING change_seq
             """
-        ).collect().isEmpty else { throw Refusal.faceQuotaExceeded(maxFaces) }
-        return count
+        ).collect().first?.decode(Int64.self) else { throw Refusal.faceQuotaExceeded(maxFaces) }
+        return (count, change)
     }
 
     /// `template` is the rotated template as pgvector text, or nil when the tenant keeps none.
@@ -82,31 +83,52 @@ public enum FaceRepository {
             """)
     }
 
-    /// Deletes a face; returns its person, or nil when the tenant has no such face.
-    public static func deleteFace(_ id: UUID, in transaction: TenantTransaction) async throws -> String? {
+    /// Deletes a face; returns its person and the change's number, or nil when the tenant has no
+    /// such face.
+    public static func deleteFace(_ id: UUID, in transaction: TenantTransaction) async throws -> (person: String, change: Int64)? {
         guard let person = try await transaction.query(
             "DELETE FROM faces WHERE tenant_id = \(transaction.tenantID) AND id = \(id) RETURNING person_id"
         ).collect().first?.decode(String.self) else { return nil }
         try await transaction.query(
             "UPDATE persons SET face_count = face_count - 1 WHERE tenant_id = \(transaction.tenantID) AND id = \(person)")
-        try await releaseFaces(1, in: transaction)
-        return person
+        return (person, try await releaseFaces(1, in: transaction))
     }
 
-    /// Deletes a person, its faces and its wrapped key; returns how many faces went, or nil
-    /// when the tenant has no such person.
-    public static func deletePerson(_ personID: String, in transaction: TenantTransaction) async throws -> Int? {
+    /// Deletes a person, its faces and its wrapped key; returns the change's number, or nil when
+    /// the tenant has no such person.
+    public static func deletePerson(_ personID: String, in transaction: TenantTransaction) async throws -> Int64? {
         guard let count = try await transaction.query(
             "DELETE FROM persons WHERE tenant_id = \(transaction.tenantID) AND id = \(personID) RETURNING face_count"
         ).collect().first?.decode(Int.self) else { return nil }
-        try await releaseFaces(count, in: transaction)
-        return count
+        return try await releaseFaces(count, in: transaction)
     }
 
-    static func releaseFaces(_ count: Int, in transaction: TenantTransaction) async throws {
-        guard count > 0 else { return }
+    static func releaseFaces(_ count: Int, in transaction: TenantTransaction) async throws -> Int64 {
         try await transaction.query(
-            "UPDATE tenants SET face_count = face_count - \(Int64(count)) WHERE id = \(transaction.tenantID)")
+            """
+            UPDATE tenants SET face_count = face_count - \(Int64(count)), change_seq = change_seq + 1
+             WHERE id = \(transaction.tenantID) RETURNING change_seq
+            """
+        ).collect().first!.decode(Int64.self)
+    }
+
+    /// The channel every face change is announced on when it commits.
+    public static let channel = "enface_faces"
+
+    /// Announces `payload` (ids and numbers only, never a template) on commit.
+    public static func announce(_ payload: String, in transaction: TenantTransaction) async throws {
+        try await transaction.query("SELECT pg_notify(\(channel), \(payload))")
+    }
+
+    /// The tenant's change counter now.
+    public static func changeNumber(in transaction: TenantTransaction) async throws -> Int64 {
+        try await transaction.query("SELECT change_seq FROM tenants WHERE id = \(transaction.tenantID)")
+            .collect().first?.decode(Int64.self) ?? 0
+    }
+
+    /// One face as a shard loads it, or nil when it is gone.
+    public static func storedFace(_ id: UUID, in transaction: TenantTransaction) async throws -> StoredFace? {
+        try await stored(face: id, in: transaction).first
     }
 
     public static func findPerson(_ personID: String, in transaction: TenantTransaction) async throws -> (PersonRecord, [FaceRecord])? {
@@ -143,12 +165,16 @@ public enum FaceRepository {
 
     /// Every face of the tenant, for loading its shard.
     public static func allFaces(in transaction: TenantTransaction) async throws -> [StoredFace] {
+        try await stored(face: nil, in: transaction)
+    }
+
+    static func stored(face: UUID?, in transaction: TenantTransaction) async throws -> [StoredFace] {
         var faces: [StoredFace] = []
         for try await (id, person, template, sealed, key) in try await transaction.query(
             """
             SELECT f.id, f.person_id, f.template::text, f.sealed, p.wrapped_key
               FROM faces AS f JOIN persons AS p ON p.tenant_id = f.tenant_id AND p.id = f.person_id
-             WHERE f.tenant_id = \(transaction.tenantID)
+             WHERE f.tenant_id = \(transaction.tenantID) AND (\(face)::uuid IS NULL OR f.id = \(face))
             """
         ).decode((UUID, String, String?, ByteBuffer, ByteBuffer).self) {
             faces.append(StoredFace(
