@@ -59,7 +59,9 @@ func wire(
     let audit = AuditTrail(chain: AuditChain(key: masterKey.auditKey))
     let metrics = EnfaceMetrics()
     let usage = UsageMeter(app: appPool, flushInterval: configuration.usageFlushInterval, logger: logger)
-    let faces = FaceRegistry(app: appPool, index: FaceIndex(), masterKey: masterKey, models: models, usage: usage, logger: logger)
+    let faces = FaceRegistry(
+        app: appPool, index: FaceIndex(), masterKey: masterKey, models: models, usage: usage,
+        memoryBudget: configuration.indexMemoryBudget, logger: logger)
     let administration = TenantAdministration(admin: adminPool, masterKey: masterKey, models: models, audit: audit)
     let authenticator = Authenticator(app: appPool, jwt: try await jwtVerifier(configuration), audit: audit)
     let operatorTokens: OperatorTokens
@@ -82,7 +84,7 @@ func wire(
         tenant: TenantController(
             selfService: TenantSelfService(app: appPool, administration: administration, audit: audit), usage: usage,
             models: models),
-        faces: FaceController(registry: faces))
+        faces: FaceController(registry: faces, metrics: metrics))
 
     // Shut down in reverse: the server stops first, the usage meter writes its last batch
     // while the pools still run.

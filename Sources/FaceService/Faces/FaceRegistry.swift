@@ -48,7 +48,17 @@ public final class FaceRegistry: Sendable {
         var removedPersons: [String: Int64] = [:]
     }
 
-    public init(app: PostgresPool, index: FaceIndex, masterKey: MasterKey, models: ModelCatalog, usage: UsageMeter, logger: Logger) {
+    /// Where a search was answered: the tenant's shard, or pgvector while the shard loads.
+    public enum Source: String, Sendable { case memory, database }
+
+    let memoryBudget: Int
+    private let lastUsed = Mutex<[UUID: ContinuousClock.Instant]>([:])
+
+    public init(
+        app: PostgresPool, index: FaceIndex, masterKey: MasterKey, models: ModelCatalog, usage: UsageMeter,
+        memoryBudget: Int = 0, logger: Logger
+    ) {
+        self.memoryBudget = memoryBudget
         self.app = app
         self.index = index
         self.masterKey = masterKey
@@ -162,10 +172,16 @@ public final class FaceRegistry: Sendable {
     public func verify(person personID: String, embedding: [Float], context: TenantContext) async throws -> Verification {
         let tenant = context.tenant
         let probe = try probe(embedding, tenant: tenant)
-        let (shard, rotation) = try await shard(for: tenant)
         usage.count(UsageCounts(verifies: 1), tenant: tenant.id)
-        guard let best = try shard.verify(rotation.apply(probe), person: personID) else { throw FaceError.personNotFound }
         let threshold = threshold(tenant)
+        if let rotation = try await coldRotation(tenant) {
+            guard let best = try await app.withTenant(tenant.id, {
+                try await FaceRepository.bestFace(of: personID, rotatedProbe: rotation.apply(probe), in: $0)
+            }) else { throw FaceError.personNotFound }
+            return Verification(match: best.score >= threshold, score: Float(best.score), threshold: threshold, faceID: best.face)
+        }
+        let (shard, rotation) = try await shard(for: tenant)
+        guard let best = try shard.verify(rotation.apply(probe), person: personID) else { throw FaceError.personNotFound }
         return Verification(match: Double(best.score) >= threshold, score: best.score, threshold: threshold, faceID: best.faceID)
     }
 
@@ -173,14 +189,45 @@ public final class FaceRegistry: Sendable {
     /// in force (the tenant's, or a stricter `minScore`).
     public func search(
         embedding: [Float], limit: Int, minScore: Double?, context: TenantContext
-    ) async throws -> (matches: [PersonMatch], threshold: Double) {
+    ) async throws -> (matches: [PersonMatch], threshold: Double, source: Source) {
         let tenant = context.tenant
         let probe = try probe(embedding, tenant: tenant)
-        let (shard, rotation) = try await shard(for: tenant)
         let threshold = max(threshold(tenant), minScore ?? -1)
         usage.count(UsageCounts(searches: 1), tenant: tenant.id)
+        if let rotation = try await coldRotation(tenant) {
+            let found = try await app.withTenant(tenant.id) {
+                try await FaceRepository.searchPersons(
+                    rotatedProbe: rotation.apply(probe), minScore: threshold, limit: limit, in: $0)
+            }
+            return (found.map { PersonMatch(personID: $0.person, faceID: $0.face, score: Float($0.score)) }, threshold, .database)
+        }
+        let (shard, rotation) = try await shard(for: tenant)
         let matches = try shard.searchPersons(rotation.apply(probe), k: limit, minScore: Float(threshold))
-        return (matches, threshold)
+        return (matches, threshold, .memory)
+    }
+
+    /// When the tenant's shard is not in memory (first use, or dropped for the memory budget)
+    /// and its templates are searchable: starts loading it and returns the rotation, so this
+    /// request is answered by pgvector meanwhile. Nil when the shard is there (or must be
+    /// waited for: without searchable templates the database cannot compare).
+    func coldRotation(_ tenant: Tenant) async throws -> TemplateRotation? {
+        guard memoryBudget > 0, index.shard(for: tenant.id) == nil, tenant.settings.searchableTemplates else { return nil }
+        let key = try await tenantKey(tenant.id)
+        Task { _ = try? await self.shard(for: tenant) }
+        return key.rotation(dimension: dimension(tenant))
+    }
+
+    /// Drops the least recently used shards, never `keeping`, until the index fits the budget.
+    func enforceBudget(keeping tenant: UUID) {
+        guard memoryBudget > 0 else { return }
+        while index.memoryBytes > memoryBudget {
+            let victim = lastUsed.withLock { used in
+                used.filter { $0.key != tenant && index.shard(for: $0.key) != nil }.min { $0.value < $1.value }?.key
+            }
+            guard let victim else { return }
+            lastUsed.withLock { _ = $0.removeValue(forKey: victim) }
+            drop(victim, why: "memory budget")
+        }
     }
 
     /// Two probes against each other; nothing is stored or searched.
@@ -284,6 +331,8 @@ public final class FaceRegistry: Sendable {
         let shard = try await loads.shard(tenant.id, in: index) {
             try await self.load(tenant, key: key, rotation: rotation)
         }
+        lastUsed.withLock { $0[tenant.id] = .now }
+        enforceBudget(keeping: tenant.id)
         return (shard, rotation)
     }
 

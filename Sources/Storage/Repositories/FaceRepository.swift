@@ -184,6 +184,45 @@ public enum FaceRepository {
         return faces
     }
 
+    /// 1:N in the database, exactly (a scan, no approximate index): each person's best face by
+    /// cosine against the rotated probe, at or above `minScore`, best first. For tenants whose
+    /// shard is not in memory. Names `tenant_id`, which the planner uses; RLS alone is slower.
+    public static func searchPersons(
+        rotatedProbe: [Float], minScore: Double, limit: Int, in transaction: TenantTransaction
+    ) async throws -> [(person: String, face: UUID, score: Double)] {
+        let probe = vectorText(rotatedProbe)
+        var matches: [(String, UUID, Double)] = []
+        for try await (person, face, score) in try await transaction.query(
+            """
+            SELECT person_id, id, score FROM (
+                SELECT person_id, id, 1 - (template <=> \(probe)::vector) AS score,
+                       row_number() OVER (PARTITION BY person_id ORDER BY template <=> \(probe)::vector, id) AS rank
+                  FROM faces WHERE tenant_id = \(transaction.tenantID) AND template IS NOT NULL
+            ) AS best
+             WHERE rank = 1 AND score >= \(minScore)
+             ORDER BY score DESC, person_id LIMIT \(limit)
+            """
+        ).decode((String, UUID, Double).self) {
+            matches.append((person, face, score))
+        }
+        return matches
+    }
+
+    /// 1:1 in the database: the person's best face against the rotated probe, or nil when the
+    /// tenant has no face of this person.
+    public static func bestFace(
+        of personID: String, rotatedProbe: [Float], in transaction: TenantTransaction
+    ) async throws -> (face: UUID, score: Double)? {
+        let probe = vectorText(rotatedProbe)
+        return try await transaction.query(
+            """
+            SELECT id, 1 - (template <=> \(probe)::vector) FROM faces
+             WHERE tenant_id = \(transaction.tenantID) AND person_id = \(personID) AND template IS NOT NULL
+             ORDER BY template <=> \(probe)::vector, id LIMIT 1
+            """
+        ).collect().first.map { try $0.decode((UUID, Double).self) }
+    }
+
     /// pgvector's text form, `[x,y,…]`, with every float written to round-trip exactly.
     public static func vectorText(_ values: [Float]) -> String {
         "[" + values.map { "\($0)" }.joined(separator: ",") + "]"
