@@ -6,7 +6,7 @@ SWIFT_BUILD_FLAGS ?=
 # Swift lives in /opt/swift on our machines; make sure it is found even from a bare shell.
 export PATH := $(PATH):/opt/swift/usr/bin
 
-.PHONY: help setup build run test tsan bench benchmarks db-start db-stop clean
+.PHONY: help setup build run test tsan bench bench-http benchmarks db-start db-stop clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -35,6 +35,9 @@ tsan: setup ## the vector core's tests under ThreadSanitizer (own build folder: 
 
 bench: setup ## Enface's vector core beside NumPy and FAISS at N=100k, D=512 (bench/peers; release build)
 	bench/peers
+
+bench-http: setup ## /v1/search over HTTP (wrk) on a 100k-face tenant beside the same queries in pgvector (bench/http)
+	bench/http
 
 benchmarks: setup ## every package-benchmark suite (Benchmarks/, release build; FILTER="regex" narrows)
 	cd Benchmarks && swift package --disable-sandbox benchmark $(if $(FILTER),--filter "$(FILTER)")

@@ -1,0 +1,38 @@
+-- wrk: 1:N searches with random 512-d probes (100 bodies made up front), limit 10.
+local key = os.getenv("ENFACE_KEY")
+local bodies = {}
+local threads = {}
+
+function setup(thread)
+  thread:set("id", #threads)
+  table.insert(threads, thread)
+end
+
+function init(args)
+  math.randomseed(2000 + id)
+  for b = 1, 100 do
+    local parts = {}
+    for i = 1, 512 do parts[i] = string.format("%.5f", math.random() * 2 - 1) end
+    bodies[b] = '{"limit":10,"minScore":-1,"embedding":[' .. table.concat(parts, ",") .. ']}'
+  end
+  n = 0
+  errors = 0
+end
+
+function request()
+  n = n + 1
+  return wrk.format("POST", "/v1/search", {["X-API-Key"] = key, ["Content-Type"] = "application/json"}, bodies[(n % 100) + 1])
+end
+
+function response(status, headers, body)
+  if status ~= 200 then errors = errors + 1 end
+end
+
+function done(summary, latency, requests)
+  local errors = 0
+  for _, thread in ipairs(threads) do errors = errors + thread:get("errors") end
+  io.write(string.format(
+    '{"requests": %d, "seconds": %.2f, "rps": %.1f, "p50_ms": %.3f, "p90_ms": %.3f, "p99_ms": %.3f, "non_200": %d}\n',
+    summary.requests, summary.duration / 1e6, summary.requests / (summary.duration / 1e6),
+    latency:percentile(50) / 1000, latency:percentile(90) / 1000, latency:percentile(99) / 1000, errors))
+end
