@@ -6,7 +6,7 @@ SWIFT_BUILD_FLAGS ?=
 # Swift lives in /opt/swift on our machines; make sure it is found even from a bare shell.
 export PATH := $(PATH):/opt/swift/usr/bin
 
-.PHONY: help setup build run test tsan bench bench-http benchmarks db-start db-stop clean
+.PHONY: help setup build run test tsan fuzz bench bench-http benchmarks db-start db-stop clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -27,7 +27,12 @@ test: setup ## build everything, run every test against the real PostgreSQL, the
 	swift build $(SWIFT_BUILD_FLAGS) --build-tests
 	@# A hung test must fail the run, not hold CI until its own limit.
 	ENFACE=$(ENFACE) scripts/with-database timeout --kill-after=30 1800 swift test $(SWIFT_BUILD_FLAGS) --skip-build
+	@# A short fuzz pass of the live server (make fuzz runs a longer one).
+	ENFACE=$(ENFACE) MAX_EXAMPLES=5 scripts/with-database timeout --kill-after=30 600 scripts/fuzz
 	@$(MAKE) --no-print-directory tsan
+
+fuzz: build ## schemathesis against a live server from its /openapi.yaml: no request may get a 5xx
+	ENFACE=$(ENFACE) scripts/with-database scripts/fuzz
 
 tsan: setup ## the vector core's tests under ThreadSanitizer (own build folder: every target instrumented)
 	swift build $(SWIFT_BUILD_FLAGS) --build-tests --sanitize=thread --scratch-path .build-tsan
