@@ -21,14 +21,15 @@ import Testing
         ]
         #expect(try errors(schema, ["id": "abc", "n": 2, "kind": "a", "list": [1, 2.5]]).isEmpty)
         let found = try errors(schema, ["n": 4.5, "kind": "c", "list": [1, "x", 3], "extra": 1])
-        #expect(found.contains("/id required") || found.contains("/ required"), "\(found)")
+        #expect(found.contains { $0.hasSuffix(" required") }, "the missing id: \(found)")
         #expect(found.contains { $0.hasPrefix("/n ") })
         #expect(found.contains { $0.hasPrefix("/kind ") })
         #expect(found.contains { $0.hasPrefix("/list/1 ") })
         #expect(found.contains { $0.hasPrefix("/list ") })
         #expect(found.contains { $0.hasPrefix("/extra ") })
         #expect(try errors(schema, ["id": "ABC"]).contains { $0.hasPrefix("/id ") })
-        #expect(try errors(schema, "not an object") == ["/ wrong_type"] || !(try errors(schema, "x")).isEmpty)
+        let notAnObject = try errors(schema, "not an object")
+        #expect(notAnObject.count == 1 && notAnObject[0].hasPrefix("/"), "\(notAnObject)")
     }
 
     @Test func theShippedSchemaAcceptsTheExampleAndRejectsMistakesWithPointers() throws {

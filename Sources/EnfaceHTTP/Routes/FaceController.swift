@@ -180,28 +180,3 @@ extension EnfaceRequestContext {
         return text
     }
 }
-
-extension FaceError: ProblemConvertible {
-    var problem: Problem {
-        switch self {
-        case .dimensionMismatch(let expected, let actual):
-            Problem(
-                .unprocessableContent, code: "dimension_mismatch", title: "Wrong embedding length",
-                detail: "This tenant's model makes \(expected)-dimensional embeddings; this one has \(actual).")
-        case .invalidEmbedding(let why):
-            Problem(.unprocessableContent, code: "invalid_embedding", title: "Unusable embedding", detail: "The embedding \(why).")
-        case .personNotFound:
-            Problem(.notFound, code: "person_not_found", title: "No such person", detail: "This tenant has no person with this id.")
-        case .faceNotFound:
-            Problem(.notFound, code: "face_not_found", title: "No such face", detail: "This tenant has no face with this id.")
-        case .maxFacesPerPerson(let limit):
-            Problem(.conflict, code: "max_faces_per_person", title: "Person full", detail: "A person may have at most \(limit) faces.")
-        case .faceQuotaExceeded(let limit):
-            Problem(.conflict, code: "face_quota_exceeded", title: "Face quota used up", detail: "This tenant may hold at most \(limit) faces.")
-        case .tenantKeyUnavailable:
-            Problem(
-                .serviceUnavailable, code: "tenant_key_unavailable", title: "Tenant key unavailable",
-                detail: "This tenant's key cannot be opened; contact your operator.")
-        }
-    }
-}

@@ -36,7 +36,14 @@ public final class FaceRegistry: Sendable {
     let usage: UsageMeter
     let logger: Logger
     let loads = ShardLoads()
-    private let tenantKeys = Mutex<[UUID: TenantKey]>([:])
+    /// Each tenant's unwrapped key and its template rotation, derived once: the rotation's HKDF
+    /// and sign vectors would otherwise be recomputed on every search.
+    private let tenantSecrets = Mutex<[UUID: TenantSecrets]>([:])
+
+    struct TenantSecrets {
+        let key: TenantKey
+        let rotation: TemplateRotation
+    }
     /// Per loaded tenant: the last announced change applied, and what was removed since the
     /// load (so a change arriving late, from this node or another, cannot bring a face back).
     private let syncs = Mutex<[UUID: Sync]>([:])
@@ -97,8 +104,9 @@ public final class FaceRegistry: Sendable {
     public func enroll(person personID: String, embedding: [Float], context: TenantContext) async throws -> Enrolled {
         let tenant = context.tenant
         let template = try probe(embedding, tenant: tenant)
-        let tenantKey = try await tenantKey(tenant.id)
-        let rotation = tenantKey.rotation(dimension: template.count)
+        let secrets = try await secrets(tenant)
+        let tenantKey = secrets.key
+        let rotated = secrets.rotation.apply(template)
         let faceID = UUID()
         let count: Int
         var change: FaceChange?
@@ -114,7 +122,7 @@ public final class FaceRegistry: Sendable {
                 try await FaceRepository.insertFace(
                     id: faceID, person: personID,
                     sealed: try personKey.seal(template, tenantID: tenant.id, faceID: faceID, model: tenant.model),
-                    template: tenant.settings.searchableTemplates ? rotation.apply(template) : nil, in: transaction)
+                    template: tenant.settings.searchableTemplates ? rotated : nil, in: transaction)
                 change = FaceChange(tenant: tenant.id, number: reserved.change, operation: .add, face: faceID, person: personID)
                 try await FaceRepository.announce(change!.payload, in: transaction)
                 return reserved.faceCount
@@ -125,7 +133,7 @@ public final class FaceRegistry: Sendable {
             throw FaceError.faceQuotaExceeded(limit)
         }
         // Committed: now the shard, if it is in memory or on its way there.
-        await apply(change!, embedding: rotation.apply(template), announced: false)
+        await apply(change!, embedding: rotated, announced: false)
         usage.count(UsageCounts(enrolls: 1), tenant: tenant.id)
         return Enrolled(faceID: faceID, personID: personID, faceCount: count)
     }
@@ -212,9 +220,9 @@ public final class FaceRegistry: Sendable {
     /// waited for: without searchable templates the database cannot compare).
     func coldRotation(_ tenant: Tenant) async throws -> TemplateRotation? {
         guard memoryBudget > 0, index.shard(for: tenant.id) == nil, tenant.settings.searchableTemplates else { return nil }
-        let key = try await tenantKey(tenant.id)
+        let rotation = try await secrets(tenant).rotation
         Task { _ = try? await self.shard(for: tenant) }
-        return key.rotation(dimension: dimension(tenant))
+        return rotation
     }
 
     /// Drops the least recently used shards, never `keeping`, until the index fits the budget.
@@ -305,31 +313,32 @@ public final class FaceRegistry: Sendable {
             return nil
         }
         if let template = face.template { return template }
-        let key = try await tenantKey(tenantID)
-        let personKey = try key.unwrapPersonKey(face.wrappedPersonKey, tenantID: tenantID, personID: face.personID)
+        let secrets = try await secrets(tenant)
+        let personKey = try secrets.key.unwrapPersonKey(face.wrappedPersonKey, tenantID: tenantID, personID: face.personID)
         let template = try personKey.open(face.sealed, tenantID: tenantID, faceID: faceID, model: tenant.model)
-        return key.rotation(dimension: template.count).apply(template)
+        return secrets.rotation.apply(template)
     }
 
     // MARK: Keys and shards
 
-    func tenantKey(_ tenantID: UUID) async throws -> TenantKey {
-        if let key = tenantKeys.withLock({ $0[tenantID] }) { return key }
-        guard let wrapped = try await app.withTenant(tenantID, {
-            try await TenantRepository.wrappedKey(of: tenantID, on: $0.connection, logger: $0.logger)
+    func secrets(_ tenant: Tenant) async throws -> TenantSecrets {
+        if let secrets = tenantSecrets.withLock({ $0[tenant.id] }) { return secrets }
+        guard let wrapped = try await app.withTenant(tenant.id, {
+            try await TenantRepository.wrappedKey(of: tenant.id, on: $0.connection, logger: $0.logger)
         }) else { throw FaceError.tenantKeyUnavailable }
         let key: TenantKey
-        do { key = try masterKey.unwrapTenantKey(wrapped.key, tenantID: tenantID) } catch { throw FaceError.tenantKeyUnavailable }
-        tenantKeys.withLock { $0[tenantID] = key }
-        return key
+        do { key = try masterKey.unwrapTenantKey(wrapped.key, tenantID: tenant.id) } catch { throw FaceError.tenantKeyUnavailable }
+        let secrets = TenantSecrets(key: key, rotation: key.rotation(dimension: dimension(tenant)))
+        tenantSecrets.withLock { $0[tenant.id] = secrets }
+        return secrets
     }
 
     /// The tenant's shard, loaded from the database on first use (one load however many ask).
     func shard(for tenant: Tenant) async throws -> (Shard, TemplateRotation) {
-        let key = try await tenantKey(tenant.id)
-        let rotation = key.rotation(dimension: dimension(tenant))
+        let secrets = try await secrets(tenant)
+        let rotation = secrets.rotation
         let shard = try await loads.shard(tenant.id, in: index) {
-            try await self.load(tenant, key: key, rotation: rotation)
+            try await self.load(tenant, key: secrets.key, rotation: rotation)
         }
         lastUsed.withLock { $0[tenant.id] = .now }
         enforceBudget(keeping: tenant.id)
