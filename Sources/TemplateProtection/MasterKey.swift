@@ -1,4 +1,4 @@
-// The root of the key hierarchy: it wraps every tenant key and keys the audit chain.
+// The root of the key hierarchy: it wraps every tenant key and the platform's own keys.
 
 import Crypto
 import Foundation
@@ -31,20 +31,28 @@ public struct MasterKey: Sendable, CustomStringConvertible {
     /// when it does not exist yet.
     public static func load(environment: String?, file: URL) throws -> MasterKey {
         if let environment, !environment.isEmpty { return try MasterKey(text: environment) }
-        if FileManager.default.fileExists(atPath: file.path) {
-            let attributes = try FileManager.default.attributesOfItem(atPath: file.path)
-            if let mode = attributes[.posixPermissions] as? Int, mode & 0o077 != 0 {
-                throw KeyError.keyFileReadableByOthers(file.path)
-            }
-            return try MasterKey(text: String(contentsOf: file, encoding: .utf8))
-        }
+        if FileManager.default.fileExists(atPath: file.path) { return try read(file) }
         let key = generate()
+        try key.write(to: file)
+        return key
+    }
+
+    /// The key in `file`, which no one but its owner may read.
+    public static func read(_ file: URL) throws -> MasterKey {
+        let attributes = try FileManager.default.attributesOfItem(atPath: file.path)
+        if let mode = attributes[.posixPermissions] as? Int, mode & 0o077 != 0 {
+            throw KeyError.keyFileReadableByOthers(file.path)
+        }
+        return try MasterKey(text: String(contentsOf: file, encoding: .utf8))
+    }
+
+    /// Writes the key to a new file (0600, in a 0700 folder); refuses to overwrite one.
+    public func write(to file: URL) throws {
         try FileManager.default.createDirectory(
             at: file.deletingLastPathComponent(), withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        guard FileManager.default.createFile(
-            atPath: file.path, contents: Data((key.base64 + "\n").utf8), attributes: [.posixPermissions: 0o600])
+        guard !FileManager.default.fileExists(atPath: file.path), FileManager.default.createFile(
+            atPath: file.path, contents: Data((base64 + "\n").utf8), attributes: [.posixPermissions: 0o600])
         else { throw KeyError.cannotWrite(file.path) }
-        return key
     }
 
     /// The key as `ENFACE_MASTER_KEY` takes it. Handle with care.
@@ -57,10 +65,24 @@ public struct MasterKey: Sendable, CustomStringConvertible {
 
     public var description: String { "MasterKey(\(fingerprint))" }
 
-    /// The key of the audit chain, derived so it is never the master key itself.
-    public var auditKey: SymmetricKey {
+    /// The audit chain's first key: derived from the master key, so that every node starting on
+    /// a fresh database makes the same one, and racing first inserts agree. It is stored wrapped
+    /// (`platform_keys`) and read from there; after a rotation of the master key it is no longer
+    /// derivable from the new one, and chains written before the rotation still verify.
+    public var initialAuditKey: SymmetricKey {
         HKDF<SHA256>.deriveKey(
             inputKeyMaterial: key, salt: Data("enface".utf8), info: Data("audit-chain/v1".utf8), outputByteCount: 32)
+    }
+
+    // MARK: Wrapping the platform's keys
+
+    /// AES-256-GCM under the master key, bound to the key's name (AAD).
+    public func wrapPlatformKey(_ platformKey: SymmetricKey, name: String) throws -> Data {
+        try KeyWrap.wrap(platformKey, with: key, context: "platform-key/v1", owner: Data(name.utf8))
+    }
+
+    public func unwrapPlatformKey(_ wrapped: Data, name: String) throws(KeyError) -> SymmetricKey {
+        try KeyWrap.unwrap(wrapped, with: key, context: "platform-key/v1", owner: Data(name.utf8))
     }
 
     // MARK: Wrapping tenant keys

@@ -10,7 +10,7 @@ struct Enface: AsyncParsableCommand {
         abstract: "Enface, a multi-tenant face-recognition service.",
         discussion: "Configuration comes from ENFACE_* environment variables; see README.md.",
         subcommands: [
-            Serve.self, Migrate.self, DatabaseCommand.self, TenantCommand.self, KeyCommand.self, AuditCommand.self,
+            Serve.self, Migrate.self, DatabaseCommand.self, TenantCommand.self, KeyCommand.self, MasterKeyCommand.self, AuditCommand.self,
             OperatorCommand.self, BenchCommand.self,
         ])
 }

@@ -17,21 +17,21 @@ public func buildApplication(
     _ configuration: EnfaceConfiguration, logger: Logger? = nil
 ) async throws -> some ApplicationProtocol {
     let logger = logger ?? makeLogger(configuration)
-    let (router, services, migrator) = try await wire(configuration, logger: logger)
+    let (router, services, migrator, checkKeys) = try await wire(configuration, logger: logger)
     var app = Application(
         router: router,
         configuration: .init(
             address: .hostname(configuration.httpHost, port: configuration.httpPort), serverName: "Enface"),
         services: services,
         logger: logger)
-    if configuration.migrateOnStart {
-        let owner = try configuration.database.endpoint(for: .owner)
-        app.beforeServerStarts {
-            let report = try await migrator.migrate(owner, logger: logger)
+    app.beforeServerStarts {
+        if configuration.migrateOnStart {
+            let report = try await migrator.migrate(try configuration.database.endpoint(for: .owner), logger: logger)
             logger.info(
                 "schema is current",
                 metadata: ["applied": "\(report.applied)", "previously_applied": "\(report.alreadyApplied.count)"])
         }
+        try await checkKeys()
     }
     return app
 }
@@ -43,9 +43,13 @@ public func routeDescriptions(_ configuration: EnfaceConfiguration) async throws
 }
 
 /// The pools, keys, use cases, router and background services, wired; nothing started yet.
+/// `checkKeys` refuses to serve with a master key that does not open the database's keys.
 func wire(
     _ configuration: EnfaceConfiguration, logger: Logger
-) async throws -> (router: Router<EnfaceRequestContext>, services: [any Service], migrator: Migrator) {
+) async throws -> (
+    router: Router<EnfaceRequestContext>, services: [any Service], migrator: Migrator,
+    checkKeys: @Sendable () async throws -> Void
+) {
     let migrator = Migrator(migrations: try Migration.bundled())
     let appPool = PostgresPool(
         endpoint: try configuration.database.endpoint(for: .app), role: .app,
@@ -56,11 +60,11 @@ func wire(
 
     let masterKey = try MasterKey.load(environment: configuration.masterKey, file: configuration.masterKeyFile)
     let models = try ModelCatalog.bundled()
-    let audit = AuditTrail(chain: AuditChain(key: masterKey.auditKey))
+    let audit = AuditTrail(masterKey: masterKey)
     let metrics = EnfaceMetrics()
     let usage = UsageMeter(app: appPool, flushInterval: configuration.usageFlushInterval, logger: logger)
     let faces = FaceRegistry(
-        app: appPool, index: FaceIndex(), masterKey: masterKey, models: models, usage: usage,
+        app: appPool, index: FaceIndex(), masterKey: masterKey, models: models, usage: usage, audit: audit,
         memoryBudget: configuration.indexMemoryBudget, logger: logger)
     let administration = TenantAdministration(admin: adminPool, masterKey: masterKey, models: models, audit: audit)
     let authenticator = Authenticator(app: appPool, jwt: try await jwtVerifier(configuration), audit: audit)
@@ -93,7 +97,20 @@ func wire(
         PurgeScheduler(administration: administration, interval: configuration.purgeInterval, logger: logger),
         FaceChangeListener(endpoint: try configuration.database.endpoint(for: .app), registry: faces, logger: logger),
     ]
-    return (router, services, migrator)
+    let checkKeys: @Sendable () async throws -> Void = {
+        do {
+            _ = try await audit.chain(on: adminPool)
+        } catch KeyError.cannotUnwrap {
+            throw ConfigurationError.invalid(
+                variable: "ENFACE_MASTER_KEY",
+                reason: "the master key \(masterKey.fingerprint) does not open this database's keys; "
+                    + "was it rotated (enface keys rotate-master)?")
+        } catch {
+            // The database may come later; the key is read again on first use.
+            logger.warning("could not read the platform keys yet; will on first use", metadata: ["error.type": "\(type(of: error))"])
+        }
+    }
+    return (router, services, migrator, checkKeys)
 }
 
 /// Routes and the middleware every request passes through, outermost first.

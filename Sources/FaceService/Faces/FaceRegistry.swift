@@ -34,6 +34,7 @@ public final class FaceRegistry: Sendable {
     let masterKey: MasterKey
     let models: ModelCatalog
     let usage: UsageMeter
+    let audit: AuditTrail
     let logger: Logger
     let loads = ShardLoads()
     /// Each tenant's unwrapped key and its template rotation, derived once: the rotation's HKDF
@@ -63,8 +64,9 @@ public final class FaceRegistry: Sendable {
 
     public init(
         app: PostgresPool, index: FaceIndex, masterKey: MasterKey, models: ModelCatalog, usage: UsageMeter,
-        memoryBudget: Int = 0, logger: Logger
+        audit: AuditTrail, memoryBudget: Int = 0, logger: Logger
     ) {
+        self.audit = audit
         self.memoryBudget = memoryBudget
         self.app = app
         self.index = index
@@ -138,16 +140,34 @@ public final class FaceRegistry: Sendable {
         return Enrolled(faceID: faceID, personID: personID, faceCount: count)
     }
 
+    /// Deletes one of the tenant's faces. Another tenant's face id is the same 404 as a missing
+    /// one, in the same time (the check runs for both); the attempt is recorded in the platform's
+    /// trail, which operators read and tenants do not (the caller's own trail would tell it that
+    /// the id exists somewhere).
     public func deleteFace(_ faceID: UUID, context: TenantContext) async throws {
         let tenantID = context.tenantID
-        let change = try await app.withTenant(tenantID) { transaction -> FaceChange? in
-            guard let deleted = try await FaceRepository.deleteFace(faceID, in: transaction) else { return nil }
+        let outcome = try await app.withTenant(tenantID) { transaction -> (change: FaceChange?, foreign: Bool) in
+            guard let deleted = try await FaceRepository.deleteFace(faceID, in: transaction) else {
+                return (nil, try await FaceRepository.heldByAnotherTenant(faceID, in: transaction))
+            }
             let change = FaceChange(tenant: tenantID, number: deleted.change, operation: .remove, face: faceID, person: deleted.person)
             try await FaceRepository.announce(change.payload, in: transaction)
-            return change
+            return (change, false)
         }
-        guard let change else { throw FaceError.faceNotFound }
+        guard let change = outcome.change else {
+            if outcome.foreign { recordForeignFace(faceID, context: context) }
+            throw FaceError.faceNotFound
+        }
         await apply(change, embedding: nil, announced: false)
+    }
+
+    /// Writes the probe's record in the background, so that answering it takes no longer than
+    /// answering for a face that exists nowhere.
+    func recordForeignFace(_ faceID: UUID, context: TenantContext) {
+        let event = AuditEvent(
+            tenantID: AuditEvent.platform, actor: context.actor, action: "access.foreign_face", outcome: .denied,
+            detail: ["tenant": .string(context.tenantID.uuidString.lowercased()), "faceId": .string(faceID.uuidString.lowercased())])
+        Task { [audit, app] in await audit.recordRefusal(event, pool: app) }
     }
 
     /// Deletes the person, its faces and its wrapped key: its sealed templates can never be

@@ -279,6 +279,7 @@ public struct TenantAdministration: Sendable {
     /// Walks every tenant's chain a page at a time and stops at the first broken link.
     public func verifyAudit(pageSize: Int = 1_000) async throws -> AuditVerification {
         var result = AuditVerification()
+        let chain = try await audit.chain(on: admin)
         var cursor: (tenant: UUID, id: Int64)?
         var previous: [UInt8]?
         while true {
@@ -292,7 +293,7 @@ public struct TenantAdministration: Sendable {
                     previous = nil
                 }
                 result.events += 1
-                if let broken = audit.chain.check(record, follows: previous) {
+                if let broken = chain.check(record, follows: previous) {
                     result.firstBreak = broken
                     return result
                 }

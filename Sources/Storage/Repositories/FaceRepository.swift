@@ -94,6 +94,12 @@ public enum FaceRepository {
         return (person, try await releaseFaces(1, in: transaction))
     }
 
+    /// Whether some other tenant than the transaction's holds a face with this id: a boolean
+    /// and nothing more (`face_held_by_another_tenant`, SECURITY DEFINER), to audit probes.
+    public static func heldByAnotherTenant(_ id: UUID, in transaction: TenantTransaction) async throws -> Bool {
+        try await transaction.query("SELECT face_held_by_another_tenant(\(id))").collect().first!.decode(Bool.self)
+    }
+
     /// Deletes a person, its faces and its wrapped key; returns the change's number, or nil when
     /// the tenant has no such person.
     public static func deletePerson(_ personID: String, in transaction: TenantTransaction) async throws -> Int64? {

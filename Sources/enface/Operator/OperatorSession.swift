@@ -12,6 +12,9 @@ import TemplateProtection
 /// The operator plane from the command line: the same use cases as `/admin/v1`, run as
 /// `enface_admin` with the master key of this installation, audited as `operator:cli:<user>`.
 struct OperatorSession {
+    let configuration: EnfaceConfiguration
+    let admin: PostgresPool
+    let masterKey: MasterKey
     let administration: TenantAdministration
     let models: ModelCatalog
     let actor: String
@@ -25,8 +28,9 @@ struct OperatorSession {
         let masterKey = try MasterKey.load(environment: configuration.masterKey, file: configuration.masterKeyFile)
         let models = try ModelCatalog.bundled()
         let session = OperatorSession(
+            configuration: configuration, admin: pool, masterKey: masterKey,
             administration: TenantAdministration(
-                admin: pool, masterKey: masterKey, models: models, audit: AuditTrail(chain: AuditChain(key: masterKey.auditKey))),
+                admin: pool, masterKey: masterKey, models: models, audit: AuditTrail(masterKey: masterKey)),
             models: models,
             actor: TenantAdministration.actor(operator: "cli:" + (ProcessInfo.processInfo.environment["USER"] ?? "unknown")))
         return try await withThrowingTaskGroup(of: Void.self) { group in

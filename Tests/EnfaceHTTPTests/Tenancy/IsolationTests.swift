@@ -82,4 +82,37 @@ struct IsolationTests {
             #expect(events.first?.objectValue?["outcome"] == "denied")
         }
     }
+
+    @Test func anotherTenantsFaceIDIsA404LikeAMissingOneAndOnlyOperatorsHearOfIt() async throws {
+        var vectors = Embeddings(seed: 47)
+        let face = vectors.identity()
+        try await LiveService.run { enface in
+            let a = try await enface.createTenant()
+            let b = try await enface.createTenant()
+            let enrolled = try await enface.call(
+                .post, "/v1/persons/alice/faces", key: a.key, json: ["embedding": Embeddings.json(face)])
+            let faceID = try #require(enrolled["faceId"]?.stringValue)
+
+            let foreign = try await enface.call(.delete, "/v1/faces/\(faceID)", key: b.key)
+            let missing = try await enface.call(.delete, "/v1/faces/\(UUID().uuidString.lowercased())", key: b.key)
+            #expect(foreign.status == .notFound && foreign.code == "face_not_found")
+            #expect(foreign.bodyWithoutRequestID == missing.bodyWithoutRequestID)
+            #expect(foreign.headers[.contentLength] == missing.headers[.contentLength])
+            #expect(!foreign.body.contains(a.id) && !foreign.body.contains(faceID))
+
+            // The operator's platform trail names the probe; the missing id is no probe at all.
+            let events = try await poll(timeout: .seconds(10), "the probe to be audited") { () -> [JSONValue]? in
+                let events = try await enface.admin(
+                    .get, "/audit?tenant=\(AuditEvent.platform.uuidString.lowercased())&action=access.foreign_face"
+                )["events"]?.arrayValue ?? []
+                return events.isEmpty ? nil : events
+            }
+            let detail = events.first?.objectValue?["detail"]?.objectValue
+            #expect(events.count == 1 && events.first?.objectValue?["outcome"] == "denied")
+            #expect(detail?["tenant"]?.stringValue == b.id && detail?["faceId"]?.stringValue == faceID)
+            // Nothing in either tenant's own trail, and a's face is untouched.
+            #expect(try await enface.admin(.get, "/audit?tenant=\(b.id)&action=access.foreign_face")["events"] == [])
+            #expect(try await enface.call(.get, "/v1/persons/alice", key: a.key)["faceCount"] == 1)
+        }
+    }
 }

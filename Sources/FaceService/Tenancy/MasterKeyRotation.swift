@@ -1,0 +1,107 @@
+// Rotating the master key: every key it wraps is re-wrapped under the new one, nothing else moves.
+
+import Foundation
+import NIOCore
+import PostgresNIO
+import Storage
+import Tenancy
+import TemplateProtection
+
+/// Re-wraps every tenant key and every platform key from one master key to another, in one
+/// transaction. Tenant keys, person keys and sealed templates stay as they are (a rotation is
+/// 61 bytes a tenant, not a re-encryption of every face), and the audit chain's key stays the
+/// same key, so every chain written before the rotation verifies after it.
+///
+/// Nodes hold the master key in memory, so every node must be stopped first and started with
+/// the new key afterwards: a node still running on the old key could not open a tenant key it
+/// had not opened yet, and would wrap new tenants' keys under the old one. `rotate` refuses
+/// while another Enface node is connected to the database.
+public struct MasterKeyRotation: Sendable {
+    let admin: PostgresPool
+
+    public init(admin: PostgresPool) {
+        self.admin = admin
+    }
+
+    public struct Report: Sendable, Encodable, Equatable {
+        /// Fingerprints of the old and the new master key.
+        public var from: String
+        public var to: String
+        public var tenantKeys: Int
+        public var platformKeys: Int
+    }
+
+    public enum Refusal: Error, Equatable, CustomStringConvertible {
+        case sameKey
+        /// Connections of the data plane's role: an Enface node is running.
+        case nodesRunning(Int)
+        /// A wrapped key does not open with the current master key.
+        case wrongMasterKey(tenant: UUID?)
+
+        public var description: String {
+            switch self {
+            case .sameKey: "the new master key is the current one"
+            case .nodesRunning(let count):
+                "\(count) connection(s) of enface_app are open: stop every Enface node first (or pass --force)"
+            case .wrongMasterKey(let tenant?): "tenant \(tenant.uuidString.lowercased())'s key does not open with the current master key"
+            case .wrongMasterKey(nil): "the audit chain's key does not open with the current master key"
+            }
+        }
+    }
+
+    /// The data plane's connections to this database: each running node holds at least one
+    /// (its change listener).
+    public func runningNodeConnections() async throws -> Int {
+        try await admin.query(
+            """
+            SELECT count(*)::int FROM pg_stat_activity
+             WHERE datname = current_database() AND usename = 'enface_app'
+            """
+        ).collect().first!.decode(Int.self)
+    }
+
+    public func rotate(from old: MasterKey, to new: MasterKey, force: Bool = false, by actor: String) async throws -> Report {
+        guard old.fingerprint != new.fingerprint else { throw Refusal.sameKey }
+        if !force {
+            let connections = try await runningNodeConnections()
+            guard connections == 0 else { throw Refusal.nodesRunning(connections) }
+        }
+        let audit = AuditTrail(masterKey: old)
+        return try await admin.withTenant(AuditEvent.platform) { transaction in
+            // The audit key is stored before it is re-wrapped, for a database that never had one.
+            do {
+                _ = try await audit.chain(on: transaction.connection, logger: transaction.logger)
+            } catch KeyError.cannotUnwrap {
+                throw Refusal.wrongMasterKey(tenant: nil)
+            }
+            var report = Report(from: old.fingerprint, to: new.fingerprint, tenantKeys: 0, platformKeys: 0)
+            let tenants = try await transaction.query(
+                "SELECT id, wrapped_key FROM tenants WHERE wrapped_key IS NOT NULL ORDER BY id FOR UPDATE"
+            ).collect().map { row in
+                let (id, wrapped) = try row.decode((UUID, ByteBuffer).self)
+                return (id, Data(wrapped.readableBytesView))
+            }
+            for (id, wrapped) in tenants {
+                let key: TenantKey
+                do { key = try old.unwrapTenantKey(wrapped, tenantID: id) } catch { throw Refusal.wrongMasterKey(tenant: id) }
+                try await transaction.query(
+                    "UPDATE tenants SET wrapped_key = \(ByteBuffer(bytes: try new.wrap(key, tenantID: id))) WHERE id = \(id)")
+                report.tenantKeys += 1
+            }
+            let name = PlatformKeyRepository.auditChain
+            try await PlatformKeyRepository.rewrap(name, on: transaction.connection, logger: transaction.logger) { wrapped in
+                try new.wrapPlatformKey(try old.unwrapPlatformKey(wrapped, name: name), name: name)
+            }
+            report.platformKeys += 1
+            try await audit.record(
+                AuditEvent(
+                    tenantID: AuditEvent.platform, actor: actor, action: "master_key.rotate",
+                    detail: [
+                        "from": .string(report.from), "to": .string(report.to),
+                        "tenantKeys": .number(Double(report.tenantKeys)), "platformKeys": .number(Double(report.platformKeys)),
+                    ]),
+                in: transaction)
+            return report
+        }
+    }
+}

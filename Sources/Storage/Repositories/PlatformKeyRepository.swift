@@ -1,0 +1,46 @@
+// The platform's own keys, wrapped by the master key: stored and read here, never opened here.
+
+import Foundation
+import Logging
+import NIOCore
+import PostgresNIO
+
+public enum PlatformKeyRepository {
+    /// The audit chain's HMAC key.
+    public static let auditChain = "audit-chain"
+
+    /// The wrapped key named `name`, if one was stored.
+    public static func wrapped(_ name: String, on connection: PostgresConnection, logger: Logger) async throws -> Data? {
+        try await connection.query("SELECT wrapped FROM platform_keys WHERE name = \(name)", logger: logger)
+            .collect().first.map { Data(try $0.decode(ByteBuffer.self).readableBytesView) }
+    }
+
+    /// Stores `wrapped` as `name` unless a key of that name exists, and returns the stored one:
+    /// of two nodes racing to store the first key, both get the winner's.
+    public static func insertIfAbsent(
+        _ name: String, wrapped: Data, on connection: PostgresConnection, logger: Logger
+    ) async throws -> Data {
+        try await connection.query(
+            "INSERT INTO platform_keys (name, wrapped) VALUES (\(name), \(ByteBuffer(bytes: wrapped))) ON CONFLICT (name) DO NOTHING",
+            logger: logger)
+        guard let stored = try await self.wrapped(name, on: connection, logger: logger) else {
+            preconditionFailure("platform key \(name) neither inserted nor found")
+        }
+        return stored
+    }
+
+    /// Replaces `name`'s wrapped key (the same key, wrapped by a new master key), locking the row
+    /// first. False when no such key is stored.
+    @discardableResult
+    public static func rewrap(
+        _ name: String, on connection: PostgresConnection, logger: Logger, _ transform: (Data) throws -> Data
+    ) async throws -> Bool {
+        guard let current = try await connection.query(
+            "SELECT wrapped FROM platform_keys WHERE name = \(name) FOR UPDATE", logger: logger
+        ).collect().first.map({ Data(try $0.decode(ByteBuffer.self).readableBytesView) }) else { return false }
+        try await connection.query(
+            "UPDATE platform_keys SET wrapped = \(ByteBuffer(bytes: try transform(current))), rotated_at = now() WHERE name = \(name)",
+            logger: logger)
+        return true
+    }
+}

@@ -1,0 +1,62 @@
+// `enface keys rotate-master`: re-wrap every key under a new master key.
+
+import ArgumentParser
+import EnfaceHTTP
+import FaceService
+import Foundation
+import TemplateProtection
+
+struct MasterKeyCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "keys", abstract: "The master key and the keys it wraps.", subcommands: [RotateMaster.self])
+
+    struct RotateMaster: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "rotate-master",
+            abstract: "Re-wrap every tenant key and the audit chain's key under a new master key.",
+            discussion: """
+                Stop every Enface node first; start them again with the new key. Faces are not \
+                touched. The new key comes from --new-key-file, or is generated. With a key \
+                file (ENFACE_MASTER_KEY unset) the file is replaced and the old key is kept \
+                beside it as master.key.previous, for backups taken before the rotation; \
+                with ENFACE_MASTER_KEY, a generated key is written to master.key.new for you \
+                to move into your secret store.
+                """)
+
+        @Option(help: "Read the new key from this file (0600) instead of generating one.") var newKeyFile: String?
+        @Flag(help: "Rotate even while Enface nodes are connected to the database.") var force = false
+
+        func run() async throws {
+            try await OperatorSession.run { session in
+                let keyFile = session.configuration.masterKeyFile
+                let fromFile = (session.configuration.masterKey ?? "").isEmpty
+                let given = try newKeyFile.map { try MasterKey.read(URL(fileURLWithPath: $0)) }
+                let newKey = given ?? MasterKey.generate()
+                // The new key is on disk before the database depends on it.
+                let staged = keyFile.appendingPathExtension("new")
+                if given == nil { try newKey.write(to: staged) }
+                let report: MasterKeyRotation.Report
+                do {
+                    report = try await MasterKeyRotation(admin: session.admin).rotate(
+                        from: session.masterKey, to: newKey, force: force, by: session.actor)
+                } catch let refusal as MasterKeyRotation.Refusal {
+                    if given == nil { try? FileManager.default.removeItem(at: staged) }
+                    throw ValidationError(refusal.description)
+                }
+                print("rotated \(report.tenantKeys) tenant key(s) and \(report.platformKeys) platform key(s) from \(report.from) to \(report.to)")
+                if fromFile {
+                    let previous = keyFile.appendingPathExtension("previous")
+                    try? FileManager.default.removeItem(at: previous)
+                    try FileManager.default.moveItem(at: keyFile, to: previous)
+                    if let given { try given.write(to: keyFile) } else { try FileManager.default.moveItem(at: staged, to: keyFile) }
+                    print("\(keyFile.path) holds the new key; the old one is in \(previous.path)")
+                } else if given == nil {
+                    print("the new key is in \(staged.path): set ENFACE_MASTER_KEY to it")
+                } else {
+                    print("set ENFACE_MASTER_KEY to the key in \(newKeyFile!)")
+                }
+                print("start every node with the new key")
+            }
+        }
+    }
+}
