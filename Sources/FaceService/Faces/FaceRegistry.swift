@@ -118,13 +118,15 @@ public final class FaceRegistry: Sendable {
                     personID, creatingWith: try tenantKey.wrap(PersonKey.generate(), tenantID: tenant.id, personID: personID),
                     in: transaction)
                 let personKey = try tenantKey.unwrapPersonKey(wrapped, tenantID: tenant.id, personID: personID)
-                let reserved = try await FaceRepository.reserveFace(
-                    person: personID, maxFacesPerPerson: tenant.settings.maxFacesPerPerson, maxFaces: tenant.quotas.maxFaces,
-                    in: transaction)
                 try await FaceRepository.insertFace(
                     id: faceID, person: personID,
                     sealed: try personKey.seal(template, tenantID: tenant.id, faceID: faceID, model: tenant.model),
                     template: tenant.settings.searchableTemplates ? rotated : nil, in: transaction)
+                // Last, so the tenant's row, which every enroll of the tenant updates, stays
+                // locked for as short a time as can be; over a limit, the insert rolls back.
+                let reserved = try await FaceRepository.reserveFace(
+                    person: personID, maxFacesPerPerson: tenant.settings.maxFacesPerPerson, maxFaces: tenant.quotas.maxFaces,
+                    in: transaction)
                 change = FaceChange(tenant: tenant.id, number: reserved.change, operation: .add, face: faceID, person: personID)
                 try await FaceRepository.announce(change!.payload, in: transaction)
                 return reserved.faceCount
