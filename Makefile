@@ -24,6 +24,7 @@ run: build ## start the embedded database, migrate, and serve on ENFACE_HTTP_HOS
 	$(ENFACE) serve
 
 test: setup ## build everything, run every test against the real PostgreSQL, then the vector core under TSan
+	scripts/test-photos
 	swift build $(SWIFT_BUILD_FLAGS) --build-tests
 	@# A hung test must fail the run, not hold CI until its own limit.
 	ENFACE=$(ENFACE) scripts/with-database timeout --kill-after=30 1800 swift test $(SWIFT_BUILD_FLAGS) --skip-build
