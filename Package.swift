@@ -99,7 +99,7 @@ let package = Package(
         .target(
             name: "FaceService",
             dependencies: [
-                "FaceIndex", "Storage", "Tenancy", "TemplateProtection",
+                "FaceImages", "FaceIndex", "Storage", "Tenancy", "TemplateProtection",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -110,7 +110,7 @@ let package = Package(
         .target(
             name: "EnfaceHTTP",
             dependencies: [
-                "FaceIndex", "FaceService", "Storage", "Tenancy", "TemplateProtection",
+                "FaceImages", "FaceIndex", "FaceService", "Storage", "Tenancy", "TemplateProtection",
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Configuration", package: "swift-configuration"),

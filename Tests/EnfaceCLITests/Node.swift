@@ -22,7 +22,10 @@ struct Node {
         let process = try EnfaceProcess(
             ["serve"],
             environment: try ScratchDatabase.required().environment
-                .merging(["ENFACE_HTTP_PORT": "0", "ENFACE_ADMIN_TOKENS": "tester:\(hash)", "ENFACE_LOG_LEVEL": "info"]) { $1 }
+                .merging([
+                    "ENFACE_HTTP_PORT": "0", "ENFACE_ADMIN_TOKENS": "tester:\(hash)", "ENFACE_LOG_LEVEL": "info",
+                    "ENFACE_DATABASE_POOL_SIZE": "8",
+                ]) { $1 }
                 .merging(environment) { $1 })
         let port = try await poll(timeout: .seconds(60), "the server to listen") { () -> Int? in
             if !process.process.isRunning { throw TestEnvironmentError("enface serve exited: \(process.text)") }

@@ -22,6 +22,8 @@ enum TestConfiguration {
                 "ENFACE_MIGRATE_ON_START": "false",
                 "ENFACE_MASTER_KEY": masterKey,
                 "ENFACE_ADMIN_TOKENS": adminTokens,
+                // Suites run in parallel against one PostgreSQL: keep each server's share small.
+                "ENFACE_DATABASE_POOL_SIZE": "8",
             ]) { $1 }.merging(extra) { $1 })
     }
 

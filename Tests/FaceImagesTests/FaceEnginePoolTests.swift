@@ -4,6 +4,7 @@
 import FaceImages
 import Foundation
 import Synchronization
+import TestSupport
 import Testing
 
 @Suite(.serialized)

@@ -1,6 +1,7 @@
 // Headers are read from the first bytes, before any decoding: size and EXIF orientation.
 
 import FaceImages
+import TestSupport
 import Testing
 
 struct ImageHeaderTests {

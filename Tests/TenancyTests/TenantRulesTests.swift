@@ -84,7 +84,7 @@ import Testing
         let plans = Plan.allCases.map(\.defaultQuotas)
         #expect(plans.map(\.requestsPerMinute) == plans.map(\.requestsPerMinute).sorted())
         #expect(plans.map(\.maxFaces) == plans.map(\.maxFaces).sorted())
-        #expect(Plan.allCases.allSatisfy { $0.selfServiceSettings.isSubset(of: ["matchThreshold", "maxFacesPerPerson", "searchLimitMax", "allowedOrigins", "searchableTemplates", "features"]) })
+        #expect(Plan.allCases.allSatisfy { $0.selfServiceSettings.isSubset(of: TenantSettings.fields) })
     }
 
     @Test func apiKeysHaveOneShapeAndAreNeverEqualByAccident() {

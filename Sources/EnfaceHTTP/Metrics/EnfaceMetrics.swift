@@ -37,6 +37,38 @@ public final class EnfaceMetrics: Sendable {
         registry.makeCounter(name: "enface_searches_total", labels: [("source", source)]).increment()
     }
 
+    /// `enface_image_queue_depth`: photos waiting for a face engine.
+    func imageQueue(_ depth: Int) {
+        registry.makeGauge(
+            descriptor: MetricNameDescriptor(
+                namespace: "enface", metricName: "image_queue", unitName: "depth", helpText: "Photos waiting for a face engine."),
+            labels: []
+        ).set(Double(depth))
+    }
+
+    /// `enface_image_requests_total{outcome}`: ok, busy, invalid (unreadable or too large), faces
+    /// (none or several at enroll), error.
+    func image(outcome: String) {
+        registry.makeCounter(
+            descriptor: MetricNameDescriptor(
+                namespace: "enface", metricName: "image_requests", unitName: "total", helpText: "Photos analysed, by outcome."),
+            labels: [("outcome", outcome)]
+        ).increment()
+    }
+
+    static let stageBuckets: [Duration] = [5, 10, 25, 50, 100, 250, 500, 1_000, 2_500, 5_000].map { .milliseconds($0) }
+
+    /// `enface_image_stage_seconds{stage}`: queue, decode, detect, describe, per photo.
+    func imageStages(queued: Duration, decode: Duration, detect: Duration, describe: Duration) {
+        for (stage, time) in [("queue", queued), ("decode", decode), ("detect", detect), ("describe", describe)] {
+            registry.makeDurationHistogram(
+                descriptor: MetricNameDescriptor(
+                    namespace: "enface", metricName: "image_stage", unitName: "seconds", helpText: "Time per photo in each stage."),
+                labels: [("stage", stage)], buckets: Self.stageBuckets
+            ).record(time)
+        }
+    }
+
     public func render() -> String { registry.emitToString() }
 
     private func label(_ tenant: String?) -> String {

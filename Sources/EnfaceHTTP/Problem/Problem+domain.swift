@@ -46,6 +46,31 @@ extension FaceError: ProblemConvertible {
             Problem(
                 .serviceUnavailable, code: "tenant_key_unavailable", title: "Tenant key unavailable",
                 detail: "This tenant's key cannot be opened; contact your operator.")
+        case .modelHasNoExtractor(let model):
+            Problem(
+                .unprocessableContent, code: "model_has_no_extractor", title: "Photos not accepted",
+                detail: "This tenant's model (\(model)) has no extractor in Enface: send embeddings, not images.")
+        case .invalidImage(let why):
+            Problem(.unprocessableContent, code: "invalid_image", title: "Unreadable image", detail: "The image is not a JPEG or PNG that decodes: \(why).")
+        case .imageDimensionsTooLarge(let width, let height, let limit):
+            Problem(
+                .contentTooLarge, code: "image_too_large", title: "Image too large",
+                detail: "The image claims \(width) × \(height) pixels; at most \(limit) pixels are decoded.")
+        case .noFace:
+            Problem(.unprocessableContent, code: "no_face", title: "No face", detail: "No face was found in the image.", faces: [])
+        case .multipleFaces(let boxes):
+            Problem(
+                .unprocessableContent, code: "multiple_faces", title: "Several faces",
+                detail: "Enrolling needs a photo of exactly one face; \(boxes.count) were found.",
+                faces: boxes.map { Problem.Face(box: [$0.left, $0.top, $0.right, $0.bottom], detectionScore: $0.detectionScore) })
+        case .extractorBusy:
+            Problem(
+                .serviceUnavailable, code: "extractor_busy", title: "Busy",
+                detail: "Every face engine is busy and the line is full; retry shortly.", headers: [.retryAfter: "1"])
+        case .extractorUnavailable:
+            Problem(
+                .serviceUnavailable, code: "extractor_unavailable", title: "Extractor unavailable",
+                detail: "This server has no weights for the face model; its operator must run models/fetch.")
         }
     }
 }
@@ -77,6 +102,7 @@ extension AccessDenied: ProblemConvertible {
 enum RequestError: Error, ProblemConvertible {
     case unsupportedMediaType
     case malformedJSON
+    case malformedForm
     case payloadTooLarge(limit: Int)
     case invalidQuery(FieldError)
 
@@ -86,6 +112,10 @@ enum RequestError: Error, ProblemConvertible {
             Problem(.unsupportedMediaType, code: "unsupported_media_type", title: "Unsupported media type", detail: "Send application/json.")
         case .malformedJSON:
             Problem(.badRequest, code: "malformed_json", title: "Malformed JSON", detail: "The body is not valid JSON.")
+        case .malformedForm:
+            Problem(
+                .badRequest, code: "malformed_form", title: "Malformed form",
+                detail: "The body is not well-formed multipart/form-data (one part per field, a boundary that closes it).")
         case .payloadTooLarge(let limit):
             Problem(.contentTooLarge, code: "payload_too_large", title: "Request body too large", detail: "The limit is \(limit) bytes.")
         case .invalidQuery(let error): .invalid(ValidationFailure([error]))

@@ -17,10 +17,17 @@ public struct Problem: Error, Sendable, Equatable {
     public var headers: HTTPFields
     /// For invalid input: each offending field, by JSON pointer.
     public var errors: [FieldError]?
+    /// For a photo with the wrong number of faces: the faces found.
+    public var faces: [Face]?
+
+    public struct Face: Codable, Sendable, Equatable {
+        var box: [Int]
+        var detectionScore: Double
+    }
 
     public init(
         _ status: HTTPResponse.Status, code: String, title: String, detail: String? = nil, headers: HTTPFields = [:],
-        errors: [FieldError]? = nil
+        errors: [FieldError]? = nil, faces: [Face]? = nil
     ) {
         self.status = status
         self.code = code
@@ -28,6 +35,7 @@ public struct Problem: Error, Sendable, Equatable {
         self.detail = detail
         self.headers = headers
         self.errors = errors
+        self.faces = faces
     }
 
     static let mediaType = "application/problem+json"
@@ -40,12 +48,13 @@ public struct Problem: Error, Sendable, Equatable {
         var code: String
         var requestId: String
         var errors: [FieldError]?
+        var faces: [Face]?
     }
 
     func response(requestID: String) -> Response {
         let body = Body(
             type: "https://enface.dev/problems/\(code.replacingOccurrences(of: "_", with: "-"))",
-            title: title, status: Int(status.code), detail: detail, code: code, requestId: requestID, errors: errors)
+            title: title, status: Int(status.code), detail: detail, code: code, requestId: requestID, errors: errors, faces: faces)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         let data = (try? encoder.encode(body)) ?? Data()

@@ -1,5 +1,6 @@
 // The face API, /v1: enroll, persons, delete, verify (1:1), search (1:N), compare.
 
+import FaceImages
 import FaceIndex
 import FaceService
 import Foundation
@@ -10,20 +11,32 @@ import Tenancy
 
 struct FaceController: Sendable {
     let registry: FaceRegistry
+    let photos: FacePhotos
     let metrics: EnfaceMetrics
 
     func addRoutes(to group: RouterGroup<EnfaceRequestContext>) {
         group.post("/persons/{personId}/faces") { request, context in
             let tenant = try context.requireTenant(.facesWrite)
             let personID = try context.personID()
-            var reader = FieldReader(try await request.json(context: context), allowed: ["embedding", "embeddingBase64"])
-            let embedding = EmbeddingField.read(&reader)
+            var reader = FieldReader(
+                try await request.json(context: context, forms: true), allowed: ["embedding", "embeddingBase64", "image"])
+            let probe = ProbeField.read(&reader)
             try reader.check()
-            let enrolled = try await registry.enroll(person: personID, embedding: embedding!, context: tenant)
-            return Answer(status: .created, body: [
-                "faceId": .string(enrolled.faceID.uuidString.lowercased()), "personId": .string(enrolled.personID),
-                "faceCount": .number(Double(enrolled.faceCount)),
-            ])
+            var body: [String: JSONValue] = [:]
+            let embedding: [Float]
+            switch probe! {
+            case .embedding(let vector):
+                embedding = vector
+            case .image(let bytes):
+                let face = try await analyze { try await photos.singleFace(in: bytes, tenant: tenant.tenant) }
+                embedding = face.embedding
+                body["face"] = Self.face(face.box)
+            }
+            let enrolled = try await registry.enroll(person: personID, embedding: embedding, context: tenant)
+            body["faceId"] = .string(enrolled.faceID.uuidString.lowercased())
+            body["personId"] = .string(enrolled.personID)
+            body["faceCount"] = .number(Double(enrolled.faceCount))
+            return Answer(status: .created, body: .object(body))
         }
         group.get("/persons") { request, context in
             let tenant = try context.requireTenant(.facesRead)
@@ -61,47 +74,134 @@ struct FaceController: Sendable {
         }
         group.post("/verify") { request, context in
             let tenant = try context.requireTenant(.verify)
-            var reader = FieldReader(try await request.json(context: context), allowed: ["personId", "embedding", "embeddingBase64"])
+            var reader = FieldReader(
+                try await request.json(context: context, forms: true), allowed: ["personId", "embedding", "embeddingBase64", "image"])
             let personID = reader.string("personId", required: true)
             if let personID, !PersonID.isValid(personID) { reader.fail("personId", "invalid_format", PersonID.rule) }
-            let embedding = EmbeddingField.read(&reader)
+            let probe = ProbeField.read(&reader)
             try reader.check()
-            let result = try await registry.verify(person: personID!, embedding: embedding!, context: tenant)
-            return [
-                "match": .bool(result.match), "score": Self.score(result.score), "threshold": .number(result.threshold),
-                "faceId": .string(result.faceID.uuidString.lowercased()), "personId": .string(personID!),
-            ] as JSONValue
+            func verification(_ result: FaceRegistry.Verification) -> [String: JSONValue] {
+                [
+                    "match": .bool(result.match), "score": Self.score(result.score),
+                    "faceId": .string(result.faceID.uuidString.lowercased()),
+                ]
+            }
+            switch probe! {
+            case .embedding(let embedding):
+                let result = try await registry.verify(person: personID!, embedding: embedding, context: tenant)
+                return JSONValue.object(
+                    verification(result).merging(["threshold": .number(result.threshold), "personId": .string(personID!)]) { $1 })
+            case .image(let bytes):
+                // Every face of the photo is verified; the answer is the best one's, and each face's.
+                let faces = try await analyze { try await photos.faces(in: bytes, tenant: tenant.tenant).faces }
+                guard !faces.isEmpty else { throw FaceError.noFace }
+                var results: [(FaceBox, FaceRegistry.Verification)] = []
+                for face in faces {
+                    results.append((face.box, try await registry.verify(person: personID!, embedding: face.embedding, context: tenant)))
+                }
+                let best = results.max { $0.1.score < $1.1.score }!
+                var body = verification(best.1)
+                body["threshold"] = .number(best.1.threshold)
+                body["personId"] = .string(personID!)
+                body["faces"] = .array(results.map { box, result in
+                    .object(verification(result).merging(Self.face(box).objectValue!) { $1 })
+                })
+                return JSONValue.object(body)
+            }
         }
         group.post("/search") { request, context in
             let tenant = try context.requireTenant(.search)
             let most = tenant.tenant.settings.searchLimitMax
             var reader = FieldReader(
-                try await request.json(context: context), allowed: ["embedding", "embeddingBase64", "limit", "minScore"])
-            let embedding = EmbeddingField.read(&reader)
+                try await request.json(context: context, forms: true),
+                allowed: ["embedding", "embeddingBase64", "image", "limit", "minScore"])
+            let probe = ProbeField.read(&reader)
             let limit = reader.integer("limit", in: 1...most) ?? min(10, most)
             let minScore = reader.number("minScore", in: -1...1)
             try reader.check()
-            let result = try await registry.search(embedding: embedding!, limit: limit, minScore: minScore, context: tenant)
-            metrics.search(source: result.source.rawValue)
-            return [
-                "matches": .array(result.matches.map { match in
+            func search(_ embedding: [Float]) async throws -> (matches: JSONValue, threshold: Double) {
+                let result = try await registry.search(embedding: embedding, limit: limit, minScore: minScore, context: tenant)
+                metrics.search(source: result.source.rawValue)
+                let matches = JSONValue.array(result.matches.map { match in
                     [
                         "personId": .string(match.personID), "faceId": .string(match.faceID.uuidString.lowercased()),
                         "score": Self.score(match.score),
                     ]
-                }),
-                "threshold": .number(result.threshold), "limit": .number(Double(limit)),
-            ] as JSONValue
+                })
+                return (matches, result.threshold)
+            }
+            switch probe! {
+            case .embedding(let embedding):
+                let (matches, threshold) = try await search(embedding)
+                return ["matches": matches, "threshold": .number(threshold), "limit": .number(Double(limit))] as JSONValue
+            case .image(let bytes):
+                // Every face in the photo is searched, not only the largest.
+                let faces = try await analyze { try await photos.faces(in: bytes, tenant: tenant.tenant).faces }
+                guard !faces.isEmpty else { throw FaceError.noFace }
+                var answers: [JSONValue] = []
+                var threshold = 0.0
+                for face in faces {
+                    let found = try await search(face.embedding)
+                    threshold = found.threshold
+                    answers.append(.object(Self.face(face.box).objectValue!.merging(["matches": found.matches]) { $1 }))
+                }
+                return ["faces": .array(answers), "threshold": .number(threshold), "limit": .number(Double(limit))] as JSONValue
+            }
         }
         group.post("/compare") { request, context in
             let tenant = try context.requireTenant(.verify)
-            var reader = FieldReader(try await request.json(context: context), allowed: ["a", "b"])
-            let a = EmbeddingField.read(&reader, field: "a", base64Field: nil)
-            let b = EmbeddingField.read(&reader, field: "b", base64Field: nil)
+            var reader = FieldReader(try await request.json(context: context, forms: true), allowed: ["a", "b", "imageA", "imageB"])
+            let a = ProbeField.read(&reader, embedding: "a", base64: nil, image: "imageA")
+            let b = ProbeField.read(&reader, embedding: "b", base64: nil, image: "imageB")
             try reader.check()
-            let result = try registry.compare(a!, b!, context: tenant)
-            return ["score": Self.score(result.score), "match": .bool(result.match), "threshold": .number(result.threshold)] as JSONValue
+            // A photo's side is its best-scoring face; the answer says which box that was.
+            var body: [String: JSONValue] = [:]
+            func side(_ probe: Probe, _ name: String) async throws -> [Float] {
+                switch probe {
+                case .embedding(let vector): return vector
+                case .image(let bytes):
+                    let faces = try await analyze { try await photos.faces(in: bytes, tenant: tenant.tenant).faces }
+                    guard let best = faces.first else { throw FaceError.noFace }
+                    body[name] = Self.face(best.box)
+                    return best.embedding
+                }
+            }
+            let result = try registry.compare(try await side(a!, "faceA"), try await side(b!, "faceB"), context: tenant)
+            body["score"] = Self.score(result.score)
+            body["match"] = .bool(result.match)
+            body["threshold"] = .number(result.threshold)
+            return JSONValue.object(body)
         }
+    }
+
+    /// Runs a photo's analysis, counting its outcome (its stages are counted as it completes).
+    func analyze<Result>(_ work: () async throws -> Result) async throws -> Result {
+        metrics.imageQueue(photos.pool.queueDepth)
+        do {
+            let result = try await work()
+            metrics.image(outcome: "ok")
+            return result
+        } catch let error as FaceError {
+            metrics.image(outcome: Self.outcome(error))
+            throw error
+        }
+    }
+
+    static func outcome(_ error: FaceError) -> String {
+        switch error {
+        case .extractorBusy: "busy"
+        case .invalidImage, .imageDimensionsTooLarge: "invalid"
+        case .noFace, .multipleFaces: "faces"
+        default: "error"
+        }
+    }
+
+    /// A face's box (left, top, right, bottom, in the upright photo's pixels) and detector score.
+    static func face(_ box: FaceBox) -> JSONValue {
+        [
+            "box": .array([box.left, box.top, box.right, box.bottom].map { .number(Double($0)) }),
+            "detectionScore": .number((box.detectionScore * 1_000).rounded() / 1_000),
+        ]
     }
 
     /// A float score as the shortest decimal that reads back as the same float (0.8123, not
@@ -122,6 +222,33 @@ enum PersonID {
 
     static func isValid(_ text: String) -> Bool {
         text.wholeMatch(of: /[A-Za-z0-9._:@-]{1,128}/) != nil
+    }
+}
+
+/// What a face request compares: an embedding, or a photo to find faces in.
+enum Probe {
+    case embedding([Float])
+    case image([UInt8])
+}
+
+/// An embedding (`embedding` | `embeddingBase64`) or a photo (`image`: base64 of a JPEG or PNG
+/// in JSON, a file part in a form): exactly one.
+enum ProbeField {
+    static func read(
+        _ reader: inout FieldReader, embedding: String = "embedding", base64: String? = "embeddingBase64", image: String = "image"
+    ) -> Probe? {
+        guard let value = reader.value(image) else {
+            return EmbeddingField.read(&reader, field: embedding, base64Field: base64).map(Probe.embedding)
+        }
+        if reader.value(embedding) != nil || base64.flatMap({ reader.value($0) }) != nil {
+            reader.fail(image, "not_allowed", "send \(embedding) or \(image), not both")
+            return nil
+        }
+        guard case .string(let text) = value, let data = Data(base64Encoded: text) else {
+            reader.fail(image, "invalid_format", "must be base64 of a JPEG or PNG")
+            return nil
+        }
+        return .image(Array(data))
     }
 }
 

@@ -11,4 +11,29 @@ public enum FaceError: Error, Equatable, Sendable {
     case faceQuotaExceeded(Int)
     /// The tenant's key is gone (purged) or does not open with this master key.
     case tenantKeyUnavailable
+
+    // Photos
+    /// The tenant's model has no in-process extractor: send embeddings.
+    case modelHasNoExtractor(String)
+    /// Not a JPEG or PNG, or it does not decode.
+    case invalidImage(String)
+    /// More pixels than this server decodes, refused from the header.
+    case imageDimensionsTooLarge(width: Int, height: Int, limit: Int)
+    /// Enroll needs exactly one face.
+    case noFace
+    case multipleFaces([FaceBox])
+    /// Every engine busy and the line full: try again shortly.
+    case extractorBusy
+    /// The model's weights are missing on this server.
+    case extractorUnavailable
+}
+
+/// Where a face is in a photo, and how sure the detector was.
+public struct FaceBox: Sendable, Equatable {
+    public var left: Int, top: Int, right: Int, bottom: Int
+    public var detectionScore: Double
+
+    public init(left: Int, top: Int, right: Int, bottom: Int, detectionScore: Double) {
+        (self.left, self.top, self.right, self.bottom, self.detectionScore) = (left, top, right, bottom, detectionScore)
+    }
 }

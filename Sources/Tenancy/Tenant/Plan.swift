@@ -28,7 +28,9 @@ public enum Plan: String, Sendable, Codable, CaseIterable {
 
     /// Settings a tenant's administrators may change themselves on this plan.
     public var selfServiceSettings: Set<String> {
-        let base: Set = ["matchThreshold", "maxFacesPerPerson", "searchLimitMax", "allowedOrigins"]
+        let base: Set = [
+            "matchThreshold", "maxFacesPerPerson", "searchLimitMax", "allowedOrigins", "minDetectionScore", "minFaceSize",
+        ]
         switch self {
         case .starter: return base
         case .pro: return base.union(["searchableTemplates"])

@@ -15,10 +15,16 @@ public struct TenantSettings: Sendable, Codable, Equatable {
     /// Whether `faces.template` keeps the tenant-keyed rotation of each template (for pgvector
     /// search while a shard is cold); off, only the sealed template is stored.
     public var searchableTemplates: Bool
+    /// Photos: the face detector's score below which a found face is ignored (dlib's HOG: real
+    /// faces scored 0.6 and more here, false ones under 0.3).
+    public var minDetectionScore: Double
+    /// Photos: the narrowest face box, in pixels, that is kept.
+    public var minFaceSize: Int
 
     public init(
         matchThreshold: Double? = nil, maxFacesPerPerson: Int = 3, searchLimitMax: Int = 20,
-        features: [String: Bool] = [:], allowedOrigins: [String] = [], searchableTemplates: Bool = true
+        features: [String: Bool] = [:], allowedOrigins: [String] = [], searchableTemplates: Bool = true,
+        minDetectionScore: Double = 0.5, minFaceSize: Int = 40
     ) {
         self.matchThreshold = matchThreshold
         self.maxFacesPerPerson = maxFacesPerPerson
@@ -26,6 +32,22 @@ public struct TenantSettings: Sendable, Codable, Equatable {
         self.features = features
         self.allowedOrigins = allowedOrigins
         self.searchableTemplates = searchableTemplates
+        self.minDetectionScore = minDetectionScore
+        self.minFaceSize = minFaceSize
+    }
+
+    /// Settings stored before a field existed read as its default.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        let defaults = TenantSettings()
+        matchThreshold = try container.decodeIfPresent(Double.self, forKey: .matchThreshold)
+        maxFacesPerPerson = try container.decodeIfPresent(Int.self, forKey: .maxFacesPerPerson) ?? defaults.maxFacesPerPerson
+        searchLimitMax = try container.decodeIfPresent(Int.self, forKey: .searchLimitMax) ?? defaults.searchLimitMax
+        features = try container.decodeIfPresent([String: Bool].self, forKey: .features) ?? defaults.features
+        allowedOrigins = try container.decodeIfPresent([String].self, forKey: .allowedOrigins) ?? defaults.allowedOrigins
+        searchableTemplates = try container.decodeIfPresent(Bool.self, forKey: .searchableTemplates) ?? defaults.searchableTemplates
+        minDetectionScore = try container.decodeIfPresent(Double.self, forKey: .minDetectionScore) ?? defaults.minDetectionScore
+        minFaceSize = try container.decodeIfPresent(Int.self, forKey: .minFaceSize) ?? defaults.minFaceSize
     }
 
     /// Self-service ceilings of a plan.
@@ -34,8 +56,9 @@ public struct TenantSettings: Sendable, Codable, Equatable {
         public var searchLimitMax: Int
     }
 
-    static let fields: Set<String> = [
+    public static let fields: Set<String> = [
         "matchThreshold", "maxFacesPerPerson", "searchLimitMax", "features", "allowedOrigins", "searchableTemplates",
+        "minDetectionScore", "minFaceSize",
     ]
 
     /// These settings with `patch` (a JSON object) applied. `allowed` narrows which fields may be
@@ -63,6 +86,8 @@ public struct TenantSettings: Sendable, Codable, Equatable {
             result.searchLimitMax = value
         }
         if let value = reader.bool("searchableTemplates") { result.searchableTemplates = value }
+        if let value = reader.number("minDetectionScore", in: 0...5) { result.minDetectionScore = value }
+        if let value = reader.integer("minFaceSize", in: 20...4_000) { result.minFaceSize = value }
         if let value = reader.value("features") {
             if case .object(let flags) = value, flags.count <= 64 {
                 var features: [String: Bool] = [:]

@@ -58,7 +58,7 @@ struct LiveService: Sendable {
     /// A request as a tenant (with `key`, as `X-API-Key` unless other headers are given) or anonymous.
     func call(
         _ method: HTTPRequest.Method, _ path: String, key: String? = nil, headers: HTTPFields = [:], json: JSONValue? = nil,
-        body: String? = nil
+        body: String? = nil, bytes: [UInt8]? = nil
     ) async throws -> Reply {
         var headers = headers
         if let key { headers[.init("X-API-Key")!] = key }
@@ -66,7 +66,8 @@ struct LiveService: Sendable {
         if text != nil, headers[.contentType] == nil { headers[.contentType] = "application/json" }
         return Reply(
             try await client.executeRequest(
-                uri: path, method: method, headers: headers, body: text.map { ByteBuffer(string: $0) }))
+                uri: path, method: method, headers: headers,
+                body: bytes.map { ByteBuffer(bytes: $0) } ?? text.map { ByteBuffer(string: $0) }))
     }
 
     /// A request on the operator plane, with the tests' operator token.
@@ -78,10 +79,11 @@ struct LiveService: Sendable {
     /// Creates a tenant through the operator API (and activates it unless asked not to).
     func createTenant(
         _ slug: String = "t-" + String(UUID().uuidString.prefix(8)).lowercased(), plan: String = "starter",
-        quotas: JSONValue? = nil, settings: JSONValue? = nil, activate: Bool = true,
+        quotas: JSONValue? = nil, settings: JSONValue? = nil, model: String? = nil, activate: Bool = true,
         sourceLocation: SourceLocation = #_sourceLocation
     ) async throws -> CreatedTenant {
         var request: [String: JSONValue] = ["name": .string("Tenant \(slug)"), "slug": .string(slug), "plan": .string(plan)]
+        if let model { request["model"] = .string(model) }
         if let quotas { request["quotas"] = quotas }
         if let settings { request["settings"] = settings }
         let created = try await admin(.post, "/tenants", json: .object(request))

@@ -1,13 +1,12 @@
 // The test photos (scripts/test-photos fetches them; `make test` runs it) and images made here.
 
 import Foundation
-import TestSupport
 
-enum Photos {
-    static let folder = TestEnvironment.repositoryRoot.appendingPathComponent(".data/test-photos")
-    static let weights = TestEnvironment.repositoryRoot.appendingPathComponent("models/weights")
+public enum Photos {
+    public static let folder = TestEnvironment.repositoryRoot.appendingPathComponent(".data/test-photos")
+    public static let weights = TestEnvironment.repositoryRoot.appendingPathComponent("models/weights")
 
-    static func bytes(_ name: String) throws -> [UInt8] {
+    public static func bytes(_ name: String) throws -> [UInt8] {
         let file = folder.appendingPathComponent(name)
         guard let data = FileManager.default.contents(atPath: file.path) else {
             throw TestEnvironmentError("\(file.path) is missing: run scripts/test-photos (make test does)")
@@ -15,8 +14,21 @@ enum Photos {
         return Array(data)
     }
 
+    /// `parts` as multipart/form-data: text fields, and files (name, file name, bytes).
+    public static func form(boundary: String, fields: [(String, String)] = [], files: [(String, String, [UInt8])] = []) -> [UInt8] {
+        var body: [UInt8] = []
+        for (name, value) in fields {
+            body += Array("--\(boundary)\r\nContent-Disposition: form-data; name=\"\(name)\"\r\n\r\n\(value)\r\n".utf8)
+        }
+        for (name, file, bytes) in files {
+            body += Array("--\(boundary)\r\nContent-Disposition: form-data; name=\"\(name)\"; filename=\"\(file)\"\r\nContent-Type: application/octet-stream\r\n\r\n".utf8)
+            body += bytes + Array("\r\n".utf8)
+        }
+        return body + Array("--\(boundary)--\r\n".utf8)
+    }
+
     /// `jpeg` with an EXIF APP1 segment saying `orientation`, inserted after SOI.
-    static func withOrientation(_ jpeg: [UInt8], _ orientation: UInt16) -> [UInt8] {
+    public static func withOrientation(_ jpeg: [UInt8], _ orientation: UInt16) -> [UInt8] {
         // "Exif\0\0", then TIFF little-endian: header, IFD0 at 8 with one entry (0x0112, SHORT, 1).
         var tiff: [UInt8] = [0x49, 0x49, 0x2A, 0x00, 0x08, 0x00, 0x00, 0x00, 0x01, 0x00]
         tiff += [0x12, 0x01, 0x03, 0x00, 0x01, 0x00, 0x00, 0x00, UInt8(orientation & 0xFF), UInt8(orientation >> 8), 0x00, 0x00]
@@ -29,8 +41,8 @@ enum Photos {
 
 /// A minimal PNG encoder (stored deflate blocks): enough to make a photo with no face, or a
 /// header that claims any size.
-enum PNG {
-    static func encode(width: Int, height: Int, pixel: (Int, Int) -> (UInt8, UInt8, UInt8)) -> [UInt8] {
+public enum PNG {
+    public static func encode(width: Int, height: Int, pixel: (Int, Int) -> (UInt8, UInt8, UInt8)) -> [UInt8] {
         var raw: [UInt8] = []
         for y in 0..<height {
             raw.append(0)
@@ -53,7 +65,7 @@ enum PNG {
     }
 
     /// The signature and IHDR only: what a decompression bomb needs to claim its size.
-    static func header(width: Int, height: Int) -> [UInt8] {
+    public static func header(width: Int, height: Int) -> [UInt8] {
         [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]
             + chunk("IHDR", bigEndian(UInt32(width)) + bigEndian(UInt32(height)) + [8, 2, 0, 0, 0])
     }

@@ -1,0 +1,82 @@
+// multipart/form-data (RFC 7578), read into the same JSON object a JSON body would be, so both
+// kinds of body pass through one validation: text parts become strings (numbers for the fields
+// that are numbers), a file part becomes base64 under its name.
+
+import Foundation
+import Tenancy
+
+enum MultipartForm {
+    /// Fields whose text is a number.
+    static let numericFields: Set = ["limit", "minScore"]
+
+    /// The form's parts as one object, or nil when the body is not a well-formed form.
+    static func parse(_ body: some Collection<UInt8>, contentType: String) -> JSONValue? {
+        guard let boundary = boundary(contentType), !boundary.isEmpty, boundary.utf8.count <= 70 else { return nil }
+        let bytes = Array(body)
+        let delimiter = Array("--\(boundary)".utf8)
+        var starts: [Int] = []
+        var index = 0
+        while let found = find(delimiter, in: bytes, from: index) {
+            starts.append(found)
+            index = found + delimiter.count
+        }
+        guard starts.count >= 2 else { return nil }
+        var object: [String: JSONValue] = [:]
+        for (start, end) in zip(starts, starts.dropFirst()) {
+            // Each part: CRLF, headers, CRLF CRLF, content, CRLF before the next delimiter.
+            var partStart = start + delimiter.count
+            guard bytes[partStart..<min(partStart + 2, bytes.count)].elementsEqual([13, 10]) else { return nil }
+            partStart += 2
+            let partEnd = end - 2
+            guard partEnd >= partStart, bytes[partEnd..<end].elementsEqual([13, 10]),
+                  let split = find([13, 10, 13, 10], in: bytes, from: partStart), split <= partEnd
+            else { return nil }
+            let headers = String(decoding: bytes[partStart..<split], as: UTF8.self)
+            let content = bytes[(split + 4)..<partEnd]
+            guard let disposition = headers.split(separator: "\r\n").first(where: { $0.lowercased().hasPrefix("content-disposition:") }),
+                  let name = parameter("name", in: String(disposition)), object[name] == nil
+            else { return nil }
+            if parameter("filename", in: String(disposition)) != nil {
+                object[name] = .string(Data(content).base64EncodedString())
+            } else {
+                let text = String(decoding: content, as: UTF8.self)
+                if numericFields.contains(name), let number = Double(text) {
+                    object[name] = .number(number)
+                } else {
+                    object[name] = .string(text)
+                }
+            }
+        }
+        // The last delimiter closes the form: "--boundary--".
+        let close = starts.last! + delimiter.count
+        guard bytes[close..<min(close + 2, bytes.count)].elementsEqual([45, 45]) else { return nil }
+        return .object(object)
+    }
+
+    static func boundary(_ contentType: String) -> String? {
+        parameter("boundary", in: contentType)
+    }
+
+    /// `name=value` or `name="value"` among a header's `;`-separated parameters.
+    static func parameter(_ name: String, in header: String) -> String? {
+        for piece in header.split(separator: ";").dropFirst() {
+            let pair = piece.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+            guard pair.count == 2, pair[0].lowercased() == name else { continue }
+            var value = pair[1]
+            if value.hasPrefix("\""), value.hasSuffix("\""), value.count >= 2 { value = String(value.dropFirst().dropLast()) }
+            return value
+        }
+        return nil
+    }
+
+    static func find(_ needle: [UInt8], in haystack: [UInt8], from start: Int) -> Int? {
+        guard !needle.isEmpty, haystack.count >= needle.count, start <= haystack.count - needle.count else { return nil }
+        let first = needle[0]
+        var index = start
+        while index <= haystack.count - needle.count {
+            if haystack[index] == first, haystack[index..<(index + needle.count)].elementsEqual(needle) { return index }
+            index += 1
+        }
+        return nil
+    }
+}

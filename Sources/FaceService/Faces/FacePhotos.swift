@@ -1,0 +1,65 @@
+// From a photo to the faces in it, each with its embedding, for tenants whose model has an
+// in-process extractor. Photos are never stored: only the templates made from them are.
+
+import FaceImages
+import Foundation
+import Tenancy
+
+public struct FacePhotos: Sendable {
+    public let pool: FaceEnginePool
+    let models: ModelCatalog
+    /// Told of every completed analysis (for metrics).
+    let observe: @Sendable (ImageAnalysis) -> Void
+
+    /// The extractor `FaceEnginePool` implements, as model manifests name it.
+    public static let extractor = "dlib"
+
+    public init(pool: FaceEnginePool, models: ModelCatalog, observe: @escaping @Sendable (ImageAnalysis) -> Void = { _ in }) {
+        self.pool = pool
+        self.models = models
+        self.observe = observe
+    }
+
+    /// A face found in a photo, with the embedding of the tenant's model.
+    public struct Face: Sendable {
+        public var box: FaceBox
+        public var embedding: [Float]
+    }
+
+    /// Every face in `image` that passes the tenant's detection score and size, best first.
+    public func faces(in image: [UInt8], tenant: Tenant) async throws(FaceError) -> (faces: [Face], analysis: ImageAnalysis) {
+        guard let manifest = models.model(tenant.model), manifest.extractor == Self.extractor else {
+            throw .modelHasNoExtractor(tenant.model)
+        }
+        let analysis: ImageAnalysis
+        do {
+            analysis = try await pool.analyze(
+                image, options: ImageOptions(minScore: tenant.settings.minDetectionScore, minFaceSide: tenant.settings.minFaceSize))
+        } catch {
+            switch error {
+            case .invalidImage(let why), .failed(let why): throw .invalidImage(why)
+            case .tooManyPixels(let width, let height, let limit): throw .imageDimensionsTooLarge(width: width, height: height, limit: limit)
+            case .busy: throw .extractorBusy
+            case .unavailable: throw .extractorUnavailable
+            }
+        }
+        observe(analysis)
+        return (analysis.faces.map(Self.face), analysis)
+    }
+
+    /// The one face of a photo to enroll: none or several are refused, with the boxes found.
+    public func singleFace(in image: [UInt8], tenant: Tenant) async throws(FaceError) -> Face {
+        let faces = try await faces(in: image, tenant: tenant).faces
+        guard let face = faces.first else { throw .noFace }
+        guard faces.count == 1 else { throw .multipleFaces(faces.map(\.box)) }
+        return face
+    }
+
+    static func face(_ detected: DetectedFace) -> Face {
+        Face(
+            box: FaceBox(
+                left: detected.left, top: detected.top, right: detected.right, bottom: detected.bottom,
+                detectionScore: detected.score),
+            embedding: detected.descriptor)
+    }
+}
