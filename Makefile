@@ -6,7 +6,7 @@ SWIFT_BUILD_FLAGS ?=
 # Swift lives in /opt/swift on our machines; make sure it is found even from a bare shell.
 export PATH := $(PATH):/opt/swift/usr/bin
 
-.PHONY: help setup build run test tsan fuzz bench bench-http benchmarks db-start db-stop clean
+.PHONY: help setup build run test tsan fuzz bench bench-http bench-images benchmarks db-start db-stop clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -44,6 +44,9 @@ bench: setup ## Enface's vector core beside NumPy and FAISS at N=100k, D=512 (be
 
 bench-http: setup ## /v1/search over HTTP (wrk) on a 100k-face tenant beside the same queries in pgvector (bench/http)
 	bench/http
+
+bench-images: setup ## photos/s and p50 per stage of the face engines on real photos (bench/images; release build)
+	bench/images
 
 benchmarks: setup ## every package-benchmark suite (Benchmarks/, release build; FILTER="regex" narrows)
 	cd Benchmarks && swift package --disable-sandbox benchmark $(if $(FILTER),--filter "$(FILTER)")

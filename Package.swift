@@ -60,7 +60,7 @@ let package = Package(
         // a bounded pool of engines.
         .target(
             name: "FaceImages",
-            dependencies: ["CFaceEngine"],
+            dependencies: ["CBLAS", "CFaceEngine"],
             swiftSettings: swiftSettings
         ),
         // The key hierarchy: master key -> tenant keys -> person keys -> sealed templates.
@@ -125,6 +125,7 @@ let package = Package(
             name: "enface",
             dependencies: [
                 "EnfaceHTTP",
+                "FaceImages",
                 "FaceIndex",
                 "FaceService",
                 "Storage",
