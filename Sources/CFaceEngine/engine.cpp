@@ -55,9 +55,8 @@ void say(char *error, size_t capacity, const std::string &message) {
     if (error && capacity > 0) std::snprintf(error, capacity, "%s", message.c_str());
 }
 
-/// The photo as its EXIF orientation says it was meant to be seen (1 = as stored).
+/// The photo as its EXIF orientation (2-8) says it was meant to be seen.
 image upright(const image &in, int orientation) {
-    if (orientation < 2 || orientation > 8) return in;
     const long rows = in.nr(), cols = in.nc();
     const bool transposed = orientation >= 5;
     image out(transposed ? cols : rows, transposed ? rows : cols);
@@ -116,7 +115,8 @@ extern "C" int enface_engine_analyze(
         if (format == ENFACE_IMAGE_JPEG) load_jpeg(stored, bytes, length);
         else if (format == ENFACE_IMAGE_PNG) load_png(stored, bytes, length);
         else { say(error, error_capacity, "unknown image format"); return ENFACE_INVALID_IMAGE; }
-        photo = upright(stored, orientation);
+        if (orientation >= 2 && orientation <= 8) photo = upright(stored, orientation);
+        else photo.swap(stored);
     } catch (const std::exception &e) {
         say(error, error_capacity, e.what());
         return ENFACE_INVALID_IMAGE;
