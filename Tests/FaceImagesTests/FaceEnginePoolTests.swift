@@ -49,14 +49,23 @@ struct FaceEnginePoolTests {
     }
 
     @Test func theExifOrientationIsHonoured() async throws {
-        let photo = try Photos.bytes("obama.jpg")
-        let upright = try await Self.pool.analyze(photo)
-        #expect(upright.faces.count == 1)
-        // Told the stored pixels must be turned a quarter: the photo is seen on its side, its
-        // width and height swapped, and no upright face is in it any more.
-        let turned = try await Self.pool.analyze(Photos.withOrientation(photo, 6))
-        #expect(turned.header.width == 1137 && turned.header.height == 910)
-        #expect(turned.faces.isEmpty)
+        // Stored turned a quarter counter-clockwise, as a phone writes it, with EXIF 6 saying
+        // "turn it clockwise to view": dlib alone would see a face on its side and find none.
+        let stored = try Photos.bytes("rotated/obama-exif6.jpg")
+        #expect(ImageHeader.read(stored) == ImageHeader(format: .jpeg, width: 1137, height: 910, orientation: 6))
+        let turned = try await Self.pool.analyze(stored)
+        #expect(turned.header.width == 910 && turned.header.height == 1137)
+        let face = try #require(turned.faces.first)
+        #expect(turned.faces.count == 1)
+        let upright = try #require(try await Self.faces("obama.jpg").first)
+        #expect(Self.cosine(face.descriptor, upright.descriptor) >= 0.99)
+        #expect(abs(face.left - upright.left) <= 8 && abs(face.top - upright.top) <= 8)
+
+        // The same pixels with an EXIF block saying "as stored" (the first block wins): no face.
+        #expect(try await Self.pool.analyze(Photos.withOrientation(stored, 1)).faces.isEmpty)
+        // And an upright photo told to turn: its width and height swap, and the face is gone.
+        let misled = try await Self.pool.analyze(Photos.withOrientation(try Photos.bytes("obama.jpg"), 6))
+        #expect(misled.header.width == 1137 && misled.header.height == 910 && misled.faces.isEmpty)
     }
 
     @Test func badImagesAreRefusedWithTheirReason() async throws {

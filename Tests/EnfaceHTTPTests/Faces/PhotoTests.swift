@@ -27,7 +27,7 @@ struct PhotoTests {
             }
             #expect(detectionScore >= 0.6)
 
-            for photo in ["obama2.jpg", "obama3.jpg"] {
+            for photo in ["obama2.jpg", "obama3.jpg", "rotated/obama-exif6.jpg"] {
                 let verified = try await enface.call(
                     .post, "/v1/verify", key: tenant.key, json: ["personId": "obama", "image": try Self.image(photo)])
                 #expect(verified["match"] == true && verified["threshold"] == 0.93, "\(photo): \(verified.body)")
