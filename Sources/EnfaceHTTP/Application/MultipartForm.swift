@@ -13,23 +13,23 @@ enum MultipartForm {
     static func parse(_ body: some Collection<UInt8>, contentType: String) -> JSONValue? {
         guard let boundary = boundary(contentType), !boundary.isEmpty, boundary.utf8.count <= 70 else { return nil }
         let bytes = Array(body)
+        // The first delimiter opens the form; every later one starts a line (RFC 2046), so the
+        // bytes of a file that merely contain "--boundary" do not end its part.
         let delimiter = Array("--\(boundary)".utf8)
-        var starts: [Int] = []
-        var index = 0
-        while let found = find(delimiter, in: bytes, from: index) {
-            starts.append(found)
-            index = found + delimiter.count
+        guard let first = find(delimiter, in: bytes, from: 0) else { return nil }
+        var starts = [first]
+        while let found = find([13, 10] + delimiter, in: bytes, from: starts.last! + delimiter.count) {
+            starts.append(found + 2)
         }
         guard starts.count >= 2 else { return nil }
         var object: [String: JSONValue] = [:]
         for (start, end) in zip(starts, starts.dropFirst()) {
-            // Each part: CRLF, headers, CRLF CRLF, content, CRLF before the next delimiter.
+            // Each part: CRLF, headers, CRLF CRLF, content, then the CRLF of the next delimiter.
             var partStart = start + delimiter.count
             guard bytes[partStart..<min(partStart + 2, bytes.count)].elementsEqual([13, 10]) else { return nil }
             partStart += 2
             let partEnd = end - 2
-            guard partEnd >= partStart, bytes[partEnd..<end].elementsEqual([13, 10]),
-                  let split = find([13, 10, 13, 10], in: bytes, from: partStart), split <= partEnd
+            guard partEnd >= partStart, let split = find([13, 10, 13, 10], in: bytes, from: partStart), split + 4 <= partEnd
             else { return nil }
             let headers = String(decoding: bytes[partStart..<split], as: UTF8.self)
             let content = bytes[(split + 4)..<partEnd]
