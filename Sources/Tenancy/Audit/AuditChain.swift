@@ -4,8 +4,8 @@ import Crypto
 import Foundation
 
 /// hash = HMAC-SHA256(key, canonical JSON of the event, its time and the previous hash). The key
-/// is derived from the master key, which the database never sees: someone who can rewrite rows
-/// cannot rewrite the chain to match. (Deleting the newest events leaves no trace; anchoring
+/// is kept in the database only wrapped by the master key, which the database never sees:
+/// someone who can rewrite rows cannot rewrite the chain to match. (Deleting the newest events leaves no trace; anchoring
 /// the latest hash elsewhere would catch that too.)
 public struct AuditChain: Sendable {
     let key: SymmetricKey
