@@ -1,6 +1,6 @@
 // Every error is problem+json with a stable code and the request id, unknown routes included.
 
-import EnfaceHTTP
+@testable import EnfaceHTTP
 import Foundation
 import HTTPTypes
 import HummingbirdTesting
@@ -35,6 +35,12 @@ import Testing
                 #expect(problem.requestId == "lb-7f3a:42")
             }
         }
+    }
+
+    @Test func generatedRequestIDsAreAlways32HexDigits() {
+        // Hummingbird leaves its random prefix unpadded: one process in sixteen made 31.
+        #expect(RequestIDMiddleware.padded("f" + String(repeating: "1", count: 30)) == "0f" + String(repeating: "1", count: 30))
+        #expect(RequestIDMiddleware.padded(String(repeating: "a", count: 32)) == String(repeating: "a", count: 32))
     }
 
     @Test(arguments: ["", "has space", String(repeating: "a", count: 129), "quote\"d", "new\nline", "ünïcode"])

@@ -21,11 +21,19 @@ struct RequestIDMiddleware: RouterMiddleware {
             context.logger[metadataKey: "hb.request.id"] = .string(inbound)
             context.requestID = inbound
         } else {
-            context.requestID = context.id
+            let generated = Self.padded(context.id)
+            context.logger[metadataKey: "hb.request.id"] = .string(generated)
+            context.requestID = generated
         }
         var response = try await next(request, context)
         response.headers[.requestID] = context.requestID
         return response
+    }
+
+    /// Hummingbird's id is a per-process random prefix in unpadded hex and a padded counter, so
+    /// one process in sixteen makes 31-character ids. Ours are always 32 hex digits.
+    static func padded(_ id: String) -> String {
+        id.count >= 32 ? id : String(repeating: "0", count: 32 - id.count) + id
     }
 
     static func isAcceptable(_ id: String) -> Bool {
