@@ -21,10 +21,9 @@ public struct DetectedFace: Sendable, Equatable {
 /// What the analysis of one photo found, and what each stage cost.
 public struct ImageAnalysis: Sendable {
     public var header: ImageHeader
-    /// Faces kept (score and size filters passed), best score first.
+    /// Faces kept (score and size filters passed), best score first; at most
+    /// `ImageOptions.maxFaces`.
     public var faces: [DetectedFace]
-    /// Faces kept beyond `ImageOptions.maxFaces`, which were not described.
-    public var omitted: Int
     public var queued: Duration
     public var decode: Duration
     public var detect: Duration
@@ -219,7 +218,7 @@ final class FaceEngine {
                     score: Double(face.score),
                     descriptor: options.describe ? withUnsafeBytes(of: face.descriptor) { Array($0.bindMemory(to: Float.self)) } : [])
             },
-            omitted: Int(found) - kept, queued: .zero,
+            queued: .zero,
             decode: .milliseconds(report.decode_ms), detect: .milliseconds(report.detect_ms),
             describe: .milliseconds(report.describe_ms))
     }

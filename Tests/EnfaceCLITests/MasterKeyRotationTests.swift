@@ -52,6 +52,14 @@ struct MasterKeyRotationTests {
                 ).collect().first!.decode(Int.self)
             } == 0 ? true : nil
         }
+        // A key staged by an earlier rotation that failed may be the master key now: not overwritten.
+        let staged = keyFile.appendingPathExtension("new")
+        try Data("left over\n".utf8).write(to: staged)
+        let leftover = try await enface("keys", "rotate-master")
+        #expect(leftover.status != 0 && leftover.output.contains("left from an earlier rotation"), "\(leftover.output)")
+        #expect(try String(contentsOf: staged, encoding: .utf8) == "left over\n")
+        try FileManager.default.removeItem(at: staged)
+
         let rotated = try await enface("keys", "rotate-master")
         #expect(rotated.status == 0, "\(rotated.output)")
         #expect(rotated.output.contains("rotated 2 tenant key(s) and 1 platform key(s)"), "\(rotated.output)")

@@ -93,7 +93,7 @@ struct FaceController: Sendable {
                     verification(result).merging(["threshold": .number(result.threshold), "personId": .string(personID!)]) { $1 })
             case .image(let bytes):
                 // Every face of the photo is verified; the answer is the best one's, and each face's.
-                let faces = try await analyze { try await photos.faces(in: bytes, tenant: tenant.tenant).faces }
+                let faces = try await analyze { try await photos.faces(in: bytes, tenant: tenant.tenant) }
                 guard !faces.isEmpty else { throw FaceError.noFace }
                 var results: [(FaceBox, FaceRegistry.Verification)] = []
                 for face in faces {
@@ -136,7 +136,7 @@ struct FaceController: Sendable {
                 return ["matches": matches, "threshold": .number(threshold), "limit": .number(Double(limit))] as JSONValue
             case .image(let bytes):
                 // Every face in the photo is searched, not only the largest.
-                let faces = try await analyze { try await photos.faces(in: bytes, tenant: tenant.tenant).faces }
+                let faces = try await analyze { try await photos.faces(in: bytes, tenant: tenant.tenant) }
                 guard !faces.isEmpty else { throw FaceError.noFace }
                 var answers: [JSONValue] = []
                 var threshold = 0.0
@@ -160,7 +160,7 @@ struct FaceController: Sendable {
                 switch probe {
                 case .embedding(let vector): return vector
                 case .image(let bytes):
-                    let faces = try await analyze { try await photos.faces(in: bytes, tenant: tenant.tenant).faces }
+                    let faces = try await analyze { try await photos.faces(in: bytes, tenant: tenant.tenant) }
                     guard let best = faces.first else { throw FaceError.noFace }
                     body[name] = Self.face(best.box)
                     return best.embedding
@@ -181,8 +181,8 @@ struct FaceController: Sendable {
             let result = try await work()
             metrics.image(outcome: "ok")
             return result
-        } catch let error as FaceError {
-            metrics.image(outcome: Self.outcome(error))
+        } catch {
+            metrics.image(outcome: (error as? FaceError).map(Self.outcome) ?? "error")
             throw error
         }
     }

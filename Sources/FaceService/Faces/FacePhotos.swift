@@ -27,9 +27,11 @@ public struct FacePhotos: Sendable {
     }
 
     /// Every face in `image` that passes the tenant's detection score and size, best first.
-    public func faces(in image: [UInt8], tenant: Tenant) async throws(FaceError) -> (faces: [Face], analysis: ImageAnalysis) {
+    /// Refusals are `FaceError`s; an engine that fails on a photo it decoded throws its own
+    /// `FaceImageError.failed`, which is a fault of the server, not of the photo.
+    public func faces(in image: [UInt8], tenant: Tenant) async throws -> [Face] {
         guard let manifest = models.model(tenant.model), manifest.extractor == Self.extractor else {
-            throw .modelHasNoExtractor(tenant.model)
+            throw FaceError.modelHasNoExtractor(tenant.model)
         }
         let analysis: ImageAnalysis
         do {
@@ -37,21 +39,23 @@ public struct FacePhotos: Sendable {
                 image, options: ImageOptions(minScore: tenant.settings.minDetectionScore, minFaceSide: tenant.settings.minFaceSize))
         } catch {
             switch error {
-            case .invalidImage(let why), .failed(let why): throw .invalidImage(why)
-            case .tooManyPixels(let width, let height, let limit): throw .imageDimensionsTooLarge(width: width, height: height, limit: limit)
-            case .busy: throw .extractorBusy
-            case .unavailable: throw .extractorUnavailable
+            case .invalidImage(let why): throw FaceError.invalidImage(why)
+            case .tooManyPixels(let width, let height, let limit):
+                throw FaceError.imageDimensionsTooLarge(width: width, height: height, limit: limit)
+            case .busy: throw FaceError.extractorBusy
+            case .unavailable: throw FaceError.extractorUnavailable
+            case .failed: throw error
             }
         }
         observe(analysis)
-        return (analysis.faces.map(Self.face), analysis)
+        return analysis.faces.map(Self.face)
     }
 
     /// The one face of a photo to enroll: none or several are refused, with the boxes found.
-    public func singleFace(in image: [UInt8], tenant: Tenant) async throws(FaceError) -> Face {
-        let faces = try await faces(in: image, tenant: tenant).faces
-        guard let face = faces.first else { throw .noFace }
-        guard faces.count == 1 else { throw .multipleFaces(faces.map(\.box)) }
+    public func singleFace(in image: [UInt8], tenant: Tenant) async throws -> Face {
+        let faces = try await faces(in: image, tenant: tenant)
+        guard let face = faces.first else { throw FaceError.noFace }
+        guard faces.count == 1 else { throw FaceError.multipleFaces(faces.map(\.box)) }
         return face
     }
 

@@ -359,11 +359,20 @@ public final class FaceRegistry: Sendable {
     func shard(for tenant: Tenant) async throws -> (Shard, TemplateRotation) {
         let secrets = try await secrets(tenant)
         let rotation = secrets.rotation
-        let shard = try await loads.shard(tenant.id, in: index) {
-            try await self.load(tenant, key: secrets.key, rotation: rotation)
+        // Loaded: straight from the index, without a hop through the loads actor, which every
+        // search of every tenant would otherwise queue on.
+        let shard: Shard
+        if let loaded = index.shard(for: tenant.id) {
+            shard = loaded
+        } else {
+            shard = try await loads.shard(tenant.id, in: index) {
+                try await self.load(tenant, key: secrets.key, rotation: rotation)
+            }
         }
-        lastUsed.withLock { $0[tenant.id] = .now }
-        enforceBudget(keeping: tenant.id)
+        if memoryBudget > 0 {
+            lastUsed.withLock { $0[tenant.id] = .now }
+            enforceBudget(keeping: tenant.id)
+        }
         return (shard, rotation)
     }
 
@@ -396,7 +405,7 @@ public final class FaceRegistry: Sendable {
         logger.info(
             "shard loaded",
             metadata: [
-                "tenant": "\(tenant.slug)", "faces": "\(faces.count)", "ms": "\(elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000)",
+                "tenant": "\(tenant.slug)", "faces": "\(faces.count)", "ms": "\(Int((elapsed / .milliseconds(1)).rounded()))",
             ])
         return shard
     }

@@ -34,14 +34,26 @@ struct MasterKeyCommand: AsyncParsableCommand {
                 let newKey = given ?? MasterKey.generate()
                 // The new key is on disk before the database depends on it.
                 let staged = keyFile.appendingPathExtension("new")
-                if given == nil { try newKey.write(to: staged) }
+                if given == nil {
+                    guard !FileManager.default.fileExists(atPath: staged.path) else {
+                        throw ValidationError(
+                            "\(staged.path) is left from an earlier rotation that may have committed: start a node with it; "
+                                + "if it opens the database's keys it is the master key now, else move it aside and rotate again")
+                    }
+                    try newKey.write(to: staged)
+                }
                 let report: MasterKeyRotation.Report
                 do {
                     report = try await MasterKeyRotation(admin: session.admin).rotate(
                         from: session.masterKey, to: newKey, force: force, by: session.actor)
                 } catch let refusal as MasterKeyRotation.Refusal {
+                    // Refused before anything was written: the staged key is no one's.
                     if given == nil { try? FileManager.default.removeItem(at: staged) }
                     throw ValidationError(refusal.description)
+                } catch {
+                    // The commit may or may not have happened (a lost connection): keep the key.
+                    if given == nil { print("the rotation failed; \(staged.path) is kept in case it committed") }
+                    throw error
                 }
                 print("rotated \(report.tenantKeys) tenant key(s) and \(report.platformKeys) platform key(s) from \(report.from) to \(report.to)")
                 if fromFile {

@@ -93,8 +93,11 @@ struct IsolationTests {
                 .post, "/v1/persons/alice/faces", key: a.key, json: ["embedding": Embeddings.json(face)])
             let faceID = try #require(enrolled["faceId"]?.stringValue)
 
+            // The missing id first: its request ends before the probe's, so had it been recorded,
+            // its record would be there by the time the probe's is.
+            let missingID = UUID().uuidString.lowercased()
+            let missing = try await enface.call(.delete, "/v1/faces/\(missingID)", key: b.key)
             let foreign = try await enface.call(.delete, "/v1/faces/\(faceID)", key: b.key)
-            let missing = try await enface.call(.delete, "/v1/faces/\(UUID().uuidString.lowercased())", key: b.key)
             #expect(foreign.status == .notFound && foreign.code == "face_not_found")
             #expect(foreign.bodyWithoutRequestID == missing.bodyWithoutRequestID)
             #expect(foreign.headers[.contentLength] == missing.headers[.contentLength])
@@ -105,8 +108,9 @@ struct IsolationTests {
                 let events = try await enface.admin(
                     .get, "/audit?tenant=\(AuditEvent.platform.uuidString.lowercased())&action=access.foreign_face"
                 )["events"]?.arrayValue ?? []
-                return events.isEmpty ? nil : events
+                return events.contains { $0.objectValue?["detail"]?.objectValue?["faceId"]?.stringValue == faceID } ? events : nil
             }
+            #expect(!events.contains { $0.objectValue?["detail"]?.objectValue?["faceId"]?.stringValue == missingID })
             let detail = events.first?.objectValue?["detail"]?.objectValue
             #expect(events.count == 1 && events.first?.objectValue?["outcome"] == "denied")
             #expect(detail?["tenant"]?.stringValue == b.id && detail?["faceId"]?.stringValue == faceID)
