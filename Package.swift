@@ -167,7 +167,7 @@ let package = Package(
         ),
         .testTarget(
             name: "StorageTests",
-            dependencies: ["Storage", "TestSupport", .product(name: "PostgresNIO", package: "postgres-nio")],
+            dependencies: ["Storage", "Tenancy", "TestSupport", .product(name: "PostgresNIO", package: "postgres-nio")],
             swiftSettings: testSwiftSettings
         ),
         .testTarget(

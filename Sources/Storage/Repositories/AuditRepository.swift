@@ -72,8 +72,8 @@ public enum AuditRepository {
         if let action = filter.action { add("action =", action) }
         if let actor = filter.actor { add("actor =", actor) }
         if let outcome = filter.outcome { add("outcome =", outcome.rawValue) }
-        if let since = filter.since { add("at >=", since) }
-        if let until = filter.until { add("at <", until) }
+        if let since = filter.since { add("at >=", ExactTimestamp(since)) }
+        if let until = filter.until { add("at <", ExactTimestamp(until)) }
         if let before = filter.before { add("id <", before) }
         bindings.append(filter.limit)
         sql += " ORDER BY id DESC LIMIT $\(bindings.count)"

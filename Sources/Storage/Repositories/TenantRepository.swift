@@ -55,7 +55,7 @@ public enum TenantRepository {
             sql += " AND status = $\(bindings.count)"
         }
         if let cursor {
-            bindings.append(cursor.createdAt)
+            bindings.append(ExactTimestamp(cursor.createdAt))
             bindings.append(cursor.id)
             sql += " AND (created_at, id) > ($\(bindings.count - 1), $\(bindings.count))"
         }
