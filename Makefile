@@ -26,8 +26,9 @@ run: build ## start the embedded database, migrate, and serve on ENFACE_HTTP_HOS
 test: setup ## build everything, run every test against the real PostgreSQL, then the vector core under TSan
 	scripts/test-photos
 	swift build $(SWIFT_BUILD_FLAGS) --build-tests
-	@# A hung test must fail the run, not hold CI until its own limit.
-	ENFACE=$(ENFACE) scripts/with-database timeout --kill-after=30 1800 swift test $(SWIFT_BUILD_FLAGS) --skip-build
+	@# A hung test must fail the run, not hold CI until its own limit; run-tests repeats the
+	@# failures at the end, where CI's tail shows them.
+	ENFACE=$(ENFACE) scripts/with-database scripts/run-tests timeout --kill-after=30 1800 swift test $(SWIFT_BUILD_FLAGS) --skip-build
 	@# A short fuzz pass of the live server (make fuzz runs a longer one).
 	ENFACE=$(ENFACE) MAX_EXAMPLES=5 scripts/with-database timeout --kill-after=30 600 scripts/fuzz
 	@$(MAKE) --no-print-directory tsan
@@ -37,7 +38,7 @@ fuzz: build ## schemathesis against a live server from its /openapi.yaml: no req
 
 tsan: setup ## the vector core's tests under ThreadSanitizer (own build folder: every target instrumented)
 	swift build $(SWIFT_BUILD_FLAGS) --build-tests --sanitize=thread --scratch-path .build-tsan
-	swift test $(SWIFT_BUILD_FLAGS) --skip-build --sanitize=thread --scratch-path .build-tsan --filter FaceIndexTests
+	TEST_LOG=.build-tsan/test-output.log scripts/run-tests swift test $(SWIFT_BUILD_FLAGS) --skip-build --sanitize=thread --scratch-path .build-tsan --filter FaceIndexTests
 
 bench: setup ## Enface's vector core beside NumPy and FAISS at N=100k, D=512 (bench/peers; release build)
 	bench/peers
