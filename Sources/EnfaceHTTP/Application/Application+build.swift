@@ -111,7 +111,9 @@ func wire(
     ]
     let checkKeys: @Sendable () async throws -> Void = {
         do {
-            _ = try await audit.chain(on: adminPool)
+            // PostgresNIO's pool keeps a lease waiting for up to a minute while connections
+            // fail; the server must not wait that long before it listens.
+            _ = try await withDeadline(.seconds(5)) { try await audit.chain(on: adminPool) }
         } catch KeyError.cannotUnwrap {
             throw ConfigurationError.invalid(
                 variable: "ENFACE_MASTER_KEY",

@@ -41,20 +41,3 @@ struct HealthController: Sendable {
         }
     }
 }
-
-struct DeadlineExceeded: Error {}
-
-/// Runs `body`, giving up after `limit`: a probe must answer even when the database does not.
-func withDeadline<Value: Sendable>(
-    _ limit: Duration, _ body: @escaping @Sendable () async throws -> Value
-) async throws -> Value {
-    try await withThrowingTaskGroup(of: Value.self) { group in
-        group.addTask { try await body() }
-        group.addTask {
-            try await Task.sleep(for: limit)
-            throw DeadlineExceeded()
-        }
-        defer { group.cancelAll() }
-        return try await group.next()!
-    }
-}
