@@ -7,9 +7,8 @@ import Tenancy
 
 extension Request {
     /// The body as JSON. 415 unless the media type is JSON; 413 past `context.bodyLimit`
-    /// (reading stops there); 400 for malformed JSON. An empty body is `empty` when given.
-    /// The body as JSON, within the caller's body limit; with `forms`, a multipart/form-data body
-    /// is read into the same object (see `MultipartForm`).
+    /// (reading stops there); 400 for malformed JSON. An empty body is `empty` when given. With
+    /// `forms`, a multipart/form-data body is read into the same object (see `MultipartForm`).
     func json(context: EnfaceRequestContext, empty: JSONValue? = nil, forms: Bool = false) async throws -> JSONValue {
         let limit = context.bodyLimit
         if let length = headers[.contentLength].flatMap(Int.init), length > limit {

@@ -62,7 +62,7 @@ extension FaceError: ProblemConvertible {
             Problem(
                 .unprocessableContent, code: "multiple_faces", title: "Several faces",
                 detail: "Enrolling needs a photo of exactly one face; \(boxes.count) were found.",
-                faces: boxes.map { Problem.Face(box: [$0.left, $0.top, $0.right, $0.bottom], detectionScore: $0.detectionScore) })
+                faces: boxes.map { Problem.Face(box: $0.edges, detectionScore: $0.roundedScore) })
         case .extractorBusy:
             Problem(
                 .serviceUnavailable, code: "extractor_busy", title: "Busy",

@@ -30,7 +30,7 @@ struct FaceController: Sendable {
             case .image(let bytes):
                 let face = try await analyze { try await photos.singleFace(in: bytes, tenant: tenant.tenant) }
                 embedding = face.embedding
-                body["face"] = Self.face(face.box)
+                body["face"] = .object(face.box.answer)
             }
             let enrolled = try await registry.enroll(person: personID, embedding: embedding, context: tenant)
             body["faceId"] = .string(enrolled.faceID.uuidString.lowercased())
@@ -94,7 +94,6 @@ struct FaceController: Sendable {
             case .image(let bytes):
                 // Every face of the photo is verified; the answer is the best one's, and each face's.
                 let faces = try await analyze { try await photos.faces(in: bytes, tenant: tenant.tenant) }
-                guard !faces.isEmpty else { throw FaceError.noFace }
                 var results: [(FaceBox, FaceRegistry.Verification)] = []
                 for face in faces {
                     results.append((face.box, try await registry.verify(person: personID!, embedding: face.embedding, context: tenant)))
@@ -104,7 +103,7 @@ struct FaceController: Sendable {
                 body["threshold"] = .number(best.1.threshold)
                 body["personId"] = .string(personID!)
                 body["faces"] = .array(results.map { box, result in
-                    .object(verification(result).merging(Self.face(box).objectValue!) { $1 })
+                    .object(verification(result).merging(box.answer) { $1 })
                 })
                 return JSONValue.object(body)
             }
@@ -137,13 +136,12 @@ struct FaceController: Sendable {
             case .image(let bytes):
                 // Every face in the photo is searched, not only the largest.
                 let faces = try await analyze { try await photos.faces(in: bytes, tenant: tenant.tenant) }
-                guard !faces.isEmpty else { throw FaceError.noFace }
                 var answers: [JSONValue] = []
                 var threshold = 0.0
                 for face in faces {
                     let found = try await search(face.embedding)
                     threshold = found.threshold
-                    answers.append(.object(Self.face(face.box).objectValue!.merging(["matches": found.matches]) { $1 }))
+                    answers.append(.object(face.box.answer.merging(["matches": found.matches]) { $1 }))
                 }
                 return ["faces": .array(answers), "threshold": .number(threshold), "limit": .number(Double(limit))] as JSONValue
             }
@@ -160,9 +158,8 @@ struct FaceController: Sendable {
                 switch probe {
                 case .embedding(let vector): return vector
                 case .image(let bytes):
-                    let faces = try await analyze { try await photos.faces(in: bytes, tenant: tenant.tenant) }
-                    guard let best = faces.first else { throw FaceError.noFace }
-                    body[name] = Self.face(best.box)
+                    let best = try await analyze { try await photos.faces(in: bytes, tenant: tenant.tenant) }[0]
+                    body[name] = .object(best.box.answer)
                     return best.embedding
                 }
             }
@@ -196,14 +193,6 @@ struct FaceController: Sendable {
         }
     }
 
-    /// A face's box (left, top, right, bottom, in the upright photo's pixels) and detector score.
-    static func face(_ box: FaceBox) -> JSONValue {
-        [
-            "box": .array([box.left, box.top, box.right, box.bottom].map { .number(Double($0)) }),
-            "detectionScore": .number((box.detectionScore * 1_000).rounded() / 1_000),
-        ]
-    }
-
     /// A float score as the shortest decimal that reads back as the same float (0.8123, not
     /// 0.81230002641677856).
     static func score(_ score: Float) -> JSONValue { .number(Double("\(score)") ?? Double(score)) }
@@ -223,6 +212,17 @@ enum PersonID {
     static func isValid(_ text: String) -> Bool {
         text.wholeMatch(of: /[A-Za-z0-9._:@-]{1,128}/) != nil
     }
+}
+
+extension FaceBox {
+    /// The box (left, top, right, bottom, in the upright photo's pixels) and the detector's
+    /// score, as every answer and problem names a face.
+    var answer: [String: JSONValue] {
+        ["box": .array(edges.map { .number(Double($0)) }), "detectionScore": .number(roundedScore)]
+    }
+
+    /// Three decimals: the detector is not surer than that.
+    var roundedScore: Double { (detectionScore * 1_000).rounded() / 1_000 }
 }
 
 /// What a face request compares: an embedding, or a photo to find faces in.

@@ -36,4 +36,7 @@ public struct FaceBox: Sendable, Equatable {
     public init(left: Int, top: Int, right: Int, bottom: Int, detectionScore: Double) {
         (self.left, self.top, self.right, self.bottom, self.detectionScore) = (left, top, right, bottom, detectionScore)
     }
+
+    /// `[left, top, right, bottom]`, as answers carry it.
+    public var edges: [Int] { [left, top, right, bottom] }
 }

@@ -26,9 +26,10 @@ public struct FacePhotos: Sendable {
         public var embedding: [Float]
     }
 
-    /// Every face in `image` that passes the tenant's detection score and size, best first.
-    /// Refusals are `FaceError`s; an engine that fails on a photo it decoded throws its own
-    /// `FaceImageError.failed`, which is a fault of the server, not of the photo.
+    /// Every face in `image` that passes the tenant's detection score and size, best first: at
+    /// least one, for a photo without one is `FaceError.noFace`. Refusals are `FaceError`s; an
+    /// engine that fails on a photo it decoded throws its own `FaceImageError.failed`, which is
+    /// a fault of the server, not of the photo.
     public func faces(in image: [UInt8], tenant: Tenant) async throws -> [Face] {
         guard let manifest = models.model(tenant.model), manifest.extractor == Self.extractor else {
             throw FaceError.modelHasNoExtractor(tenant.model)
@@ -48,15 +49,15 @@ public struct FacePhotos: Sendable {
             }
         }
         observe(analysis)
+        guard !analysis.faces.isEmpty else { throw FaceError.noFace }
         return analysis.faces.map(Self.face)
     }
 
     /// The one face of a photo to enroll: none or several are refused, with the boxes found.
     public func singleFace(in image: [UInt8], tenant: Tenant) async throws -> Face {
         let faces = try await faces(in: image, tenant: tenant)
-        guard let face = faces.first else { throw FaceError.noFace }
         guard faces.count == 1 else { throw FaceError.multipleFaces(faces.map(\.box)) }
-        return face
+        return faces[0]
     }
 
     static func face(_ detected: DetectedFace) -> Face {
