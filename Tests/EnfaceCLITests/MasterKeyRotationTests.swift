@@ -67,6 +67,13 @@ struct MasterKeyRotationTests {
         #expect(newKey != oldKey)
         #expect(try String(contentsOf: keyFile.appendingPathExtension("previous"), encoding: .utf8) == oldKey)
         #expect(try await sealedDigest() == sealedBefore)
+        // Each tenant key now names the second master key as the one that wrapped it.
+        let versions = try await database.withConnection(.owner) { connection in
+            try await connection.query(
+                "SELECT array_agg(key_version ORDER BY id) FROM tenants WHERE wrapped_key IS NOT NULL", logger: TestEnvironment.logger
+            ).collect().first!.decode([Int].self)
+        }
+        #expect(versions == [2, 2])
 
         // The old key opens nothing any more, and a node started with it says so.
         let stale = try await EnfaceProcess.run(

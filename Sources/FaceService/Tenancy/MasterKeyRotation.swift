@@ -1,7 +1,6 @@
 // Rotating the master key: every key it wraps is re-wrapped under the new one, nothing else moves.
 
 import Foundation
-import NIOCore
 import PostgresNIO
 import Storage
 import Tenancy
@@ -75,24 +74,18 @@ public struct MasterKeyRotation: Sendable {
                 throw Refusal.wrongMasterKey(tenant: nil)
             }
             var report = Report(from: old.fingerprint, to: new.fingerprint, tenantKeys: 0, platformKeys: 0)
-            let tenants = try await transaction.query(
-                "SELECT id, wrapped_key FROM tenants WHERE wrapped_key IS NOT NULL ORDER BY id FOR UPDATE"
-            ).collect().map { row in
-                let (id, wrapped) = try row.decode((UUID, ByteBuffer).self)
-                return (id, Data(wrapped.readableBytesView))
-            }
-            for (id, wrapped) in tenants {
+            for (id, wrapped) in try await TenantRepository.lockWrappedKeys(on: transaction.connection, logger: transaction.logger) {
                 let key: TenantKey
                 do { key = try old.unwrapTenantKey(wrapped, tenantID: id) } catch { throw Refusal.wrongMasterKey(tenant: id) }
-                try await transaction.query(
-                    "UPDATE tenants SET wrapped_key = \(ByteBuffer(bytes: try new.wrap(key, tenantID: id))) WHERE id = \(id)")
+                try await TenantRepository.rewrapKey(
+                    of: id, as: try new.wrap(key, tenantID: id), on: transaction.connection, logger: transaction.logger)
                 report.tenantKeys += 1
             }
             let name = PlatformKeyRepository.auditChain
-            try await PlatformKeyRepository.rewrap(name, on: transaction.connection, logger: transaction.logger) { wrapped in
-                try new.wrapPlatformKey(try old.unwrapPlatformKey(wrapped, name: name), name: name)
+            let rewrapped = try await PlatformKeyRepository.rewrap(name, on: transaction.connection, logger: transaction.logger) {
+                wrapped in try new.wrapPlatformKey(try old.unwrapPlatformKey(wrapped, name: name), name: name)
             }
-            report.platformKeys += 1
+            if rewrapped { report.platformKeys += 1 }
             try await audit.record(
                 AuditEvent(
                     tenantID: AuditEvent.platform, actor: actor, action: "master_key.rotate",

@@ -9,9 +9,15 @@ public enum PlatformKeyRepository {
     /// The audit chain's HMAC key.
     public static let auditChain = "audit-chain"
 
-    /// The wrapped key named `name`, if one was stored.
-    public static func wrapped(_ name: String, on connection: PostgresConnection, logger: Logger) async throws -> Data? {
-        try await connection.query("SELECT wrapped FROM platform_keys WHERE name = \(name)", logger: logger)
+    /// The wrapped key named `name`, if one was stored; with `lock`, its row stays locked until
+    /// the transaction ends.
+    public static func wrapped(
+        _ name: String, lock: Bool = false, on connection: PostgresConnection, logger: Logger
+    ) async throws -> Data? {
+        let query = PostgresQuery(
+            unsafeSQL: "SELECT wrapped FROM platform_keys WHERE name = $1" + (lock ? " FOR UPDATE" : ""),
+            binds: try PostgresBindings(binding: name))
+        return try await connection.query(query, logger: logger)
             .collect().first.map { Data(try $0.decode(ByteBuffer.self).readableBytesView) }
     }
 
@@ -31,13 +37,10 @@ public enum PlatformKeyRepository {
 
     /// Replaces `name`'s wrapped key (the same key, wrapped by a new master key), locking the row
     /// first. False when no such key is stored.
-    @discardableResult
     public static func rewrap(
         _ name: String, on connection: PostgresConnection, logger: Logger, _ transform: (Data) throws -> Data
     ) async throws -> Bool {
-        guard let current = try await connection.query(
-            "SELECT wrapped FROM platform_keys WHERE name = \(name) FOR UPDATE", logger: logger
-        ).collect().first.map({ Data(try $0.decode(ByteBuffer.self).readableBytesView) }) else { return false }
+        guard let current = try await wrapped(name, lock: true, on: connection, logger: logger) else { return false }
         try await connection.query(
             "UPDATE platform_keys SET wrapped = \(ByteBuffer(bytes: try transform(current))), rotated_at = now() WHERE name = \(name)",
             logger: logger)

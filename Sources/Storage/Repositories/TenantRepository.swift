@@ -35,12 +35,12 @@ public enum TenantRepository {
     ) async throws -> Tenant? {
         let query = PostgresQuery(
             unsafeSQL: "SELECT \(columns) FROM tenants WHERE id = $1" + (lock ? " FOR UPDATE" : ""),
-            binds: try binds(id))
+            binds: try PostgresBindings(binding: id))
         return try await decode(connection.query(query, logger: logger)).first
     }
 
     public static func find(slug: String, on connection: PostgresConnection, logger: Logger) async throws -> Tenant? {
-        let query = PostgresQuery(unsafeSQL: "SELECT \(columns) FROM tenants WHERE slug = $1", binds: try binds(slug))
+        let query = PostgresQuery(unsafeSQL: "SELECT \(columns) FROM tenants WHERE slug = $1", binds: try PostgresBindings(binding: slug))
         return try await decode(connection.query(query, logger: logger)).first
     }
 
@@ -99,6 +99,23 @@ public enum TenantRepository {
         return (Data(buffer.readableBytesView), version)
     }
 
+    /// Every stored tenant key, its row locked until the transaction ends (a master key rotation).
+    public static func lockWrappedKeys(on connection: PostgresConnection, logger: Logger) async throws -> [(id: UUID, key: Data)] {
+        try await connection.query(
+            "SELECT id, wrapped_key FROM tenants WHERE wrapped_key IS NOT NULL ORDER BY id FOR UPDATE", logger: logger
+        ).collect().map { row in
+            let (id, wrapped) = try row.decode((UUID, ByteBuffer).self)
+            return (id, Data(wrapped.readableBytesView))
+        }
+    }
+
+    /// Stores the same tenant key wrapped by a new master key, whose version counts up by one.
+    public static func rewrapKey(of id: UUID, as wrapped: Data, on connection: PostgresConnection, logger: Logger) async throws {
+        try await connection.query(
+            "UPDATE tenants SET wrapped_key = \(ByteBuffer(bytes: wrapped)), key_version = key_version + 1 WHERE id = \(id)",
+            logger: logger)
+    }
+
     /// Tenants deleted whose grace period is over and not yet purged.
     public static func duePurges(on connection: PostgresConnection, logger: Logger) async throws -> [UUID] {
         try await connection.query(
@@ -136,12 +153,6 @@ public enum TenantRepository {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         return String(decoding: try encoder.encode(value), as: UTF8.self)
-    }
-
-    static func binds(_ values: any PostgresEncodable...) throws -> PostgresBindings {
-        var bindings = PostgresBindings()
-        for value in values { try bindings.append(value) }
-        return bindings
     }
 }
 
