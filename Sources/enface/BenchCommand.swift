@@ -84,7 +84,7 @@ struct IndexBench: AsyncParsableCommand {
             n: galleryVectors.count, dim: dim, k: k,
             mode: batch > 1 ? "batch-sgemm" : shard.resolvedMode(mode).rawValue,
             kernel: DotKernel.name, batch: batch, queries: queryVectors.count,
-            p50_ms: Self.percentile(sorted, 0.50), p99_ms: Self.percentile(sorted, 0.99),
+            p50_ms: percentile(sorted, 0.50), p99_ms: percentile(sorted, 0.99),
             qps: total > 0 ? Double(queryVectors.count) / (total / 1000) : 0,
             load_ms: loadMilliseconds, memory_bytes: shard.memoryBytes,
             results: results.map { matches in
@@ -152,15 +152,16 @@ struct IndexBench: AsyncParsableCommand {
         withUnsafeBytes(of: id.uuid) { Int(UInt64(bigEndian: $0.loadUnaligned(fromByteOffset: 8, as: UInt64.self))) }
     }
 
-    static func percentile(_ sorted: [Double], _ fraction: Double) -> Double {
-        guard !sorted.isEmpty else { return 0 }
-        return sorted[min(sorted.count - 1, Int((Double(sorted.count - 1) * fraction).rounded()))]
-    }
-
     static func format(_ value: Double) -> String { String(format: "%.2f", value) }
 }
 
 extension SearchMode: ExpressibleByArgument {}
+
+/// The value at `fraction` (0...1) of `sorted` (nearest rank), as every bench reports it.
+func percentile(_ sorted: [Double], _ fraction: Double) -> Double {
+    guard !sorted.isEmpty else { return 0 }
+    return sorted[min(sorted.count - 1, Int((Double(sorted.count - 1) * fraction).rounded()))]
+}
 
 extension Duration {
     var milliseconds: Double {

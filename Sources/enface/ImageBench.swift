@@ -79,14 +79,11 @@ struct ImageBench: AsyncParsableCommand {
             return try await group.reduce(into: [(ImageAnalysis, Duration)]()) { $0.append($1) }
         }
         let seconds = (ContinuousClock.now - started).milliseconds / 1_000
-        func percentile(_ values: [Duration], _ p: Double) -> Double {
-            let sorted = values.map(\.milliseconds).sorted()
-            return sorted[min(sorted.count - 1, Int(Double(sorted.count) * p))]
-        }
-        let stages: [String: [Duration]] = [
+        // Each stage's milliseconds, sorted.
+        let stages = ([
             "decode": analyses.map(\.0.decode), "detect": analyses.map(\.0.detect),
             "describe": analyses.map(\.0.describe), "total": analyses.map(\.1),
-        ]
+        ] as [String: [Duration]]).mapValues { $0.map(\.milliseconds).sorted() }
         return Run(
             engines: engines, photos: analyses.count, faces: analyses.reduce(0) { $0 + $1.0.faces.count } / rounds,
             seconds: seconds, imagesPerSecond: Double(analyses.count) / seconds,
