@@ -33,7 +33,8 @@ test: setup ## build everything, run every test against the real PostgreSQL, the
 	ENFACE=$(ENFACE) MAX_EXAMPLES=5 scripts/with-database timeout --kill-after=30 600 scripts/fuzz
 	@$(MAKE) --no-print-directory tsan
 
-fuzz: build ## schemathesis against a live server from its /openapi.yaml: no request may get a 5xx
+fuzz: build ## libFuzzer on every parser of client bytes (FUZZ_SECONDS each, 300 by default), then schemathesis against a live server
+	scripts/fuzz-parsers
 	ENFACE=$(ENFACE) scripts/with-database scripts/fuzz
 
 tsan: setup ## the vector core's tests under ThreadSanitizer (own build folder: every target instrumented)

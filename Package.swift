@@ -17,8 +17,9 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "enface", targets: ["enface"]),
-        // For the benchmark package (Benchmarks/), which depends on this one by path.
+        // For the benchmark (Benchmarks/) and fuzzing (Fuzz/) packages, which depend on this one by path.
         .library(name: "FaceIndex", targets: ["FaceIndex"]),
+        .library(name: "WireFormats", targets: ["WireFormats"]),
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
@@ -56,11 +57,17 @@ let package = Package(
             cxxSettings: [.unsafeFlags(["-O3"])],
             linkerSettings: [.linkedLibrary("dlib"), .linkedLibrary("blas"), .linkedLibrary("lapack")]
         ),
-        // Photos in, faces out: image headers (size, EXIF orientation) read before decoding, and
-        // a bounded pool of engines.
+        // Every parser of bytes a client sends, and nothing else: strict JSON (no duplicate keys,
+        // bounded depth), the field-by-field reader, multipart/form-data, image headers read before
+        // decoding. Foundation only, so the fuzz targets (Fuzz/) build it in a minute.
+        .target(
+            name: "WireFormats",
+            swiftSettings: swiftSettings
+        ),
+        // Photos in, faces out: a bounded pool of dlib engines behind the image header check.
         .target(
             name: "FaceImages",
-            dependencies: ["CBLAS", "CFaceEngine"],
+            dependencies: ["CBLAS", "CFaceEngine", "WireFormats"],
             swiftSettings: swiftSettings
         ),
         // The key hierarchy: master key -> tenant keys -> person keys -> sealed templates.
@@ -74,6 +81,7 @@ let package = Package(
         .target(
             name: "Tenancy",
             dependencies: [
+                "WireFormats",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "JWTKit", package: "jwt-kit"),
             ],
@@ -86,6 +94,7 @@ let package = Package(
             name: "Storage",
             dependencies: [
                 "Tenancy",
+                "WireFormats",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -99,7 +108,7 @@ let package = Package(
         .target(
             name: "FaceService",
             dependencies: [
-                "FaceImages", "FaceIndex", "Storage", "Tenancy", "TemplateProtection",
+                "FaceImages", "FaceIndex", "Storage", "Tenancy", "TemplateProtection", "WireFormats",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -110,7 +119,7 @@ let package = Package(
         .target(
             name: "EnfaceHTTP",
             dependencies: [
-                "FaceImages", "FaceIndex", "FaceService", "Storage", "Tenancy", "TemplateProtection",
+                "FaceImages", "FaceIndex", "FaceService", "Storage", "Tenancy", "TemplateProtection", "WireFormats",
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Configuration", package: "swift-configuration"),
@@ -131,6 +140,7 @@ let package = Package(
                 "Storage",
                 "Tenancy",
                 "TemplateProtection",
+                "WireFormats",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "Logging", package: "swift-log"),
@@ -149,6 +159,11 @@ let package = Package(
             swiftSettings: testSwiftSettings
         ),
         .testTarget(
+            name: "WireFormatsTests",
+            dependencies: ["WireFormats", "TestSupport"],
+            swiftSettings: testSwiftSettings
+        ),
+        .testTarget(
             name: "FaceImagesTests",
             dependencies: ["FaceImages", "TestSupport"],
             swiftSettings: testSwiftSettings
@@ -161,13 +176,13 @@ let package = Package(
         .testTarget(
             name: "TenancyTests",
             dependencies: [
-                "Tenancy", "TemplateProtection", "TestSupport", .product(name: "Crypto", package: "swift-crypto"),
+                "Tenancy", "TemplateProtection", "TestSupport", "WireFormats", .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: testSwiftSettings
         ),
         .testTarget(
             name: "StorageTests",
-            dependencies: ["Storage", "Tenancy", "TestSupport", .product(name: "PostgresNIO", package: "postgres-nio")],
+            dependencies: ["Storage", "Tenancy", "TestSupport", "WireFormats", .product(name: "PostgresNIO", package: "postgres-nio")],
             swiftSettings: testSwiftSettings
         ),
         .testTarget(
@@ -179,6 +194,7 @@ let package = Package(
                 "Tenancy",
                 "TemplateProtection",
                 "TestSupport",
+                "WireFormats",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
@@ -192,6 +208,7 @@ let package = Package(
                 "enface",
                 "Storage",
                 "TestSupport",
+                "WireFormats",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),

@@ -133,7 +133,8 @@ extern "C" int enface_engine_analyze(
         const double scale = (detect_side > 0 && longer > detect_side) ? double(detect_side) / double(longer) : 1.0;
         std::vector<rect_detection> found;
         if (scale < 1.0) {
-            image small(long(photo.nr() * scale + 0.5), long(photo.nc() * scale + 0.5));
+            // At least one pixel a side: a long, thin photo must not shrink to nothing.
+            image small(std::max(1L, long(photo.nr() * scale + 0.5)), std::max(1L, long(photo.nc() * scale + 0.5)));
             resize_image(photo, small);
             engine->detector(small, found, 0.0);
         } else {

@@ -6,6 +6,7 @@ import CFaceEngine
 import Dispatch
 import Foundation
 import Synchronization
+import WireFormats
 
 /// One face found in a photo.
 public struct DetectedFace: Sendable, Equatable {
@@ -99,8 +100,12 @@ public final class FaceEnginePool: Sendable {
 
     public func analyze(_ bytes: [UInt8], options: ImageOptions = ImageOptions()) async throws(FaceImageError) -> ImageAnalysis {
         guard let header = ImageHeader.read(bytes) else { throw .invalidImage("not a JPEG or PNG whose size can be read") }
-        guard header.pixels <= maxPixels else {
+        guard header.pixels <= maxPixels, max(header.width, header.height) <= ImageHeader.maximumSide else {
             throw .tooManyPixels(width: header.width, height: header.height, limit: maxPixels)
+        }
+        guard min(header.width, header.height) >= ImageHeader.minimumSide else {
+            throw .invalidImage(
+                "\(header.width) × \(header.height) pixels cannot hold a face (at least \(ImageHeader.minimumSide) a side)")
         }
         guard isAvailable else { throw .unavailable("the model's weights are not in \(weights.path); run models/fetch") }
         let enqueued = ContinuousClock.now
@@ -199,8 +204,8 @@ final class FaceEngine {
             enface_engine_analyze(
                 handle, buffer.baseAddress, buffer.count,
                 Int32(header.format == .jpeg ? ENFACE_IMAGE_JPEG.rawValue : ENFACE_IMAGE_PNG.rawValue), Int32(header.orientation),
-                Int32(detectSide), options.minScore, Int32(options.minFaceSide), options.describe ? 1 : 0,
-                &faces, Int32(faces.count), &report, &error, error.count)
+                Int32(clamping: detectSide), options.minScore, Int32(clamping: options.minFaceSide), options.describe ? 1 : 0,
+                &faces, Int32(clamping: faces.count), &report, &error, error.count)
         }
         switch found {
         case ENFACE_INVALID_IMAGE.rawValue: throw .invalidImage(Self.message(error))

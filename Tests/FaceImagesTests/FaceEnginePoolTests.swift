@@ -4,8 +4,9 @@
 import FaceImages
 import Foundation
 import Synchronization
-import TestSupport
 import Testing
+import TestSupport
+import WireFormats
 
 @Suite(.serialized)
 struct FaceEnginePoolTests {

@@ -4,6 +4,7 @@ import Crypto
 import Foundation
 import Tenancy
 import Testing
+import WireFormats
 
 @Suite struct AuditChainTests {
     let chain = AuditChain(key: SymmetricKey(size: .bits256))

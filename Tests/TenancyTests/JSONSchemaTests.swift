@@ -3,6 +3,7 @@
 import Foundation
 import Tenancy
 import Testing
+import WireFormats
 
 @Suite struct JSONSchemaTests {
     func errors(_ schema: JSONValue, _ instance: JSONValue) throws -> [String] {

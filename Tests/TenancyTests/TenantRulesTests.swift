@@ -3,6 +3,7 @@
 import Foundation
 import Tenancy
 import Testing
+import WireFormats
 
 @Suite struct TenantRulesTests {
     @Test func theLifecycleAllowsExactlyItsFourMoves() {

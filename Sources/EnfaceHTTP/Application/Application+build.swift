@@ -94,7 +94,7 @@ func wire(
         operatorGate: OperatorAuthMiddleware(
             tokens: operatorTokens, metrics: metrics, audit: audit, pool: adminPool, bodyLimit: configuration.maxBodyBytes),
         tenantGate: TenantAuthMiddleware(
-            authenticator: authenticator, rateLimiter: RateLimiter(), usage: usage, metrics: metrics,
+            authenticator: authenticator, rateLimiter: RateLimiter<UUID>(), usage: usage, metrics: metrics,
             hostSuffix: configuration.tenantHostSuffix),
         admin: AdminController(administration: administration, models: models),
         tenant: TenantController(

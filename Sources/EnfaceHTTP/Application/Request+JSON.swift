@@ -4,6 +4,7 @@ import Foundation
 import Hummingbird
 import NIOCore
 import Tenancy
+import WireFormats
 
 extension Request {
     /// The body as JSON. 415 unless the media type is JSON; 413 past `context.bodyLimit`
@@ -28,8 +29,11 @@ extension Request {
         guard let type = headers[.contentType]?.lowercased(),
               type.hasPrefix("application/json") || type.contains("+json")
         else { throw RequestError.unsupportedMediaType }
-        guard let value = JSONValue.parse(buffer.readableBytesView) else { throw RequestError.malformedJSON }
-        return value
+        do {
+            return try JSONParser.parse(buffer.readableBytesView)
+        } catch {
+            throw RequestError.malformedJSON(error)
+        }
     }
 }
 

@@ -2,8 +2,9 @@
 
 import Foundation
 import Logging
-import Tenancy
 import Synchronization
+import Tenancy
+import WireFormats
 
 /// Writes `{"ts":…,"level":…,"label":…,"msg":…,"requestId":…, …metadata}` lines.
 /// Callers decide what goes into metadata; nothing here inspects or prints request data.

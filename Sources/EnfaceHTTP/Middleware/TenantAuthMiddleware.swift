@@ -13,7 +13,7 @@ struct TenantAuthMiddleware: RouterMiddleware {
     typealias Context = EnfaceRequestContext
 
     let authenticator: Authenticator
-    let rateLimiter: RateLimiter
+    let rateLimiter: RateLimiter<UUID>
     let usage: UsageMeter
     let metrics: EnfaceMetrics
     /// With `acme.tenants.example.com` the suffix is `tenants.example.com`.
@@ -40,7 +40,7 @@ struct TenantAuthMiddleware: RouterMiddleware {
             throw AccessDenied.hostMismatch
         }
 
-        let minute = rateLimiter.acquire(tenant: tenant.tenantID, limit: tenant.tenant.quotas.requestsPerMinute)
+        let minute = rateLimiter.acquire(tenant.tenantID, limit: tenant.tenant.quotas.requestsPerMinute)
         guard minute.allowed else {
             metrics.rateLimited(tenant: tenant.tenant.slug, kind: "minute")
             throw RateLimited.minute(minute)
@@ -104,10 +104,10 @@ struct TenantAuthMiddleware: RouterMiddleware {
 
 /// 429s: per-minute rate and daily quota.
 enum RateLimited: Error, ProblemConvertible {
-    case minute(RateLimiter.Decision)
-    case day(UsageMeter.Decision, minute: RateLimiter.Decision)
+    case minute(RateLimiter<UUID>.Decision)
+    case day(UsageMeter.Decision, minute: RateLimiter<UUID>.Decision)
 
-    static func headers(_ decision: RateLimiter.Decision) -> HTTPFields {
+    static func headers(_ decision: RateLimiter<UUID>.Decision) -> HTTPFields {
         [
             .rateLimitLimit: String(decision.limit), .rateLimitRemaining: String(decision.remaining),
             .rateLimitReset: String(decision.resetSeconds),

@@ -4,6 +4,7 @@ import FaceService
 import HTTPTypes
 import Hummingbird
 import Tenancy
+import WireFormats
 
 extension TenancyError: ProblemConvertible {
     var problem: Problem {
@@ -101,7 +102,7 @@ extension AccessDenied: ProblemConvertible {
 /// Errors of reading a request, before any domain logic.
 enum RequestError: Error, ProblemConvertible {
     case unsupportedMediaType
-    case malformedJSON
+    case malformedJSON(JSONSyntaxError)
     case malformedForm
     case payloadTooLarge(limit: Int)
     case invalidQuery(FieldError)
@@ -110,8 +111,19 @@ enum RequestError: Error, ProblemConvertible {
         switch self {
         case .unsupportedMediaType:
             Problem(.unsupportedMediaType, code: "unsupported_media_type", title: "Unsupported media type", detail: "Send application/json.")
-        case .malformedJSON:
-            Problem(.badRequest, code: "malformed_json", title: "Malformed JSON", detail: "The body is not valid JSON.")
+        case .malformedJSON(.duplicateKey(let pointer)):
+            // Never "the first (or last) one wins": a proxy that checked the other would be fooled.
+            Problem(
+                .badRequest, code: "duplicate_key", title: "Duplicate key",
+                detail: "The body names \(pointer) more than once.")
+        case .malformedJSON(.tooDeep):
+            Problem(
+                .badRequest, code: "malformed_json", title: "Malformed JSON",
+                detail: "The body nests deeper than \(JSONParser.maximumDepth) levels.")
+        case .malformedJSON(.invalid(let offset, let reason)):
+            Problem(
+                .badRequest, code: "malformed_json", title: "Malformed JSON",
+                detail: "The body is not valid JSON: \(reason) at byte \(offset).")
         case .malformedForm:
             Problem(
                 .badRequest, code: "malformed_form", title: "Malformed form",

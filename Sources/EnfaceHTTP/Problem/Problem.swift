@@ -4,6 +4,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import Tenancy
+import WireFormats
 
 /// An error as the API reports it: an HTTP status, a stable machine-readable `code`, a title
 /// for humans, and optional detail. Rendered as `application/problem+json`.

@@ -8,6 +8,7 @@ import HTTPTypes
 import Hummingbird
 import Storage
 import Tenancy
+import WireFormats
 
 struct FaceController: Sendable {
     let registry: FaceRegistry
@@ -110,7 +111,7 @@ struct FaceController: Sendable {
         }
         group.post("/search") { request, context in
             let tenant = try context.requireTenant(.search)
-            let most = tenant.tenant.settings.searchLimitMax
+            let most = max(1, tenant.tenant.settings.searchLimitMax)
             var reader = FieldReader(
                 try await request.json(context: context, forms: true),
                 allowed: ["embedding", "embeddingBase64", "image", "limit", "minScore"])

@@ -4,6 +4,7 @@ import FaceService
 import Foundation
 import Storage
 import Tenancy
+import WireFormats
 
 enum Representation {
     static func tenant(_ tenant: Tenant, models: ModelCatalog) throws -> JSONValue {
@@ -61,8 +62,9 @@ struct Query {
 
     func date(_ name: String) throws -> Date? {
         guard let text = parameters[name] else { return nil }
-        guard let date = ISO8601DateFormatter().date(from: text) else {
-            throw RequestError.invalidQuery(FieldError(pointer: "?\(name)", code: "invalid_format", detail: "must be an RFC 3339 time"))
+        guard let date = RFC3339.date(text) else {
+            throw RequestError.invalidQuery(
+                FieldError(pointer: "?\(name)", code: "invalid_format", detail: "must be an RFC 3339 time from 1970 to 9999"))
         }
         return date
     }

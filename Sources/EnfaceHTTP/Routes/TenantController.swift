@@ -6,6 +6,7 @@ import HTTPTypes
 import Hummingbird
 import Storage
 import Tenancy
+import WireFormats
 
 struct TenantController: Sendable {
     let selfService: TenantSelfService

@@ -4,6 +4,7 @@ import Foundation
 import Logging
 import Storage
 import Tenancy
+import WireFormats
 
 /// A credential that proves nothing. Every case is the same 401 on the wire: a client learns
 /// nothing about which keys exist, were revoked or expired. The case goes to metrics and audit.

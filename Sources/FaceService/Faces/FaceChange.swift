@@ -3,6 +3,7 @@
 
 import Foundation
 import Tenancy
+import WireFormats
 
 public struct FaceChange: Sendable, Equatable, Codable {
     public enum Operation: String, Sendable, Codable {

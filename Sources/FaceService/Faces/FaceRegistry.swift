@@ -6,8 +6,9 @@ import Foundation
 import Logging
 import Storage
 import Synchronization
-import Tenancy
 import TemplateProtection
+import Tenancy
+import WireFormats
 
 public final class FaceRegistry: Sendable {
     public struct Enrolled: Sendable, Equatable {

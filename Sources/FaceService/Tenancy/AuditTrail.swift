@@ -5,15 +5,16 @@ import Logging
 import PostgresNIO
 import Storage
 import Synchronization
-import Tenancy
 import TemplateProtection
+import Tenancy
+import WireFormats
 
 public final class AuditTrail: Sendable {
     /// Where the chain's key comes from: the database, wrapped by this master key.
     private let masterKey: MasterKey?
     /// The chain, once its key was read (it never changes: rotating the master key re-wraps it).
     private let loaded: Mutex<AuditChain?>
-    private let sampler = RateLimiter()
+    private let sampler = RateLimiter<UUID>()
     private let suppressed = Mutex<[UUID: Int]>([:])
 
     /// Refusals recorded per tenant per minute at most; the rest are counted, and the count
@@ -65,7 +66,7 @@ public final class AuditTrail: Sendable {
     /// Records a refusal (bad credential, cross-tenant attempt) in its own transaction, unless
     /// this tenant's refusals are already flooding in.
     public func recordRefusal(_ event: AuditEvent, pool: PostgresPool) async {
-        guard sampler.acquire(tenant: event.tenantID, limit: Self.refusalsPerMinute).allowed else {
+        guard sampler.acquire(event.tenantID, limit: Self.refusalsPerMinute).allowed else {
             suppressed.withLock { $0[event.tenantID, default: 0] += 1 }
             return
         }

@@ -3,8 +3,9 @@
 import Foundation
 import PostgresNIO
 import Storage
-import Tenancy
 import TemplateProtection
+import Tenancy
+import WireFormats
 
 /// Re-wraps every tenant key and every platform key from one master key to another, in one
 /// transaction. Tenant keys, person keys and sealed templates stay as they are (a rotation is

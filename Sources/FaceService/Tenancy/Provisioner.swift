@@ -3,8 +3,9 @@
 import Foundation
 import PostgresNIO
 import Storage
-import Tenancy
 import TemplateProtection
+import Tenancy
+import WireFormats
 
 public struct Provisioner: Sendable {
     /// One line of the plan.

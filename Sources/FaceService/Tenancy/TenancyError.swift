@@ -2,6 +2,7 @@
 
 import Foundation
 import Tenancy
+import WireFormats
 
 public enum TenancyError: Error, Equatable, Sendable {
     /// No such tenant (or key) — also what another tenant's id looks like.

@@ -4,8 +4,9 @@ import Foundation
 import Logging
 import PostgresNIO
 import Storage
-import Tenancy
 import TemplateProtection
+import Tenancy
+import WireFormats
 
 /// The operator plane's use cases. Runs as `enface_admin`, which can read and change tenants,
 /// their keys and their audit trail, but has no privilege at all on persons or faces.
@@ -213,10 +214,10 @@ public struct TenantAdministration: Sendable {
         }
         var expiresAt: Date?
         if let text = reader.string("expiresAt") {
-            if let date = ISO8601DateFormatter().date(from: text), date > Date() {
+            if let date = RFC3339.date(text), date > Date() {
                 expiresAt = AuditChain.timestamp(date)
             } else {
-                reader.fail("expiresAt", "invalid_value", "must be an RFC 3339 time in the future")
+                reader.fail("expiresAt", "invalid_value", "must be an RFC 3339 time in the future, before the year 10000")
             }
         }
         do { try reader.check() } catch { throw TenancyError.invalid(error) }

@@ -4,6 +4,7 @@
 import Foundation
 import Storage
 import Tenancy
+import WireFormats
 
 /// Runs as `enface_app`, inside the caller's tenant: there is no way to name another tenant.
 public struct TenantSelfService: Sendable {

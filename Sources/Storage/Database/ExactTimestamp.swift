@@ -24,14 +24,32 @@ public struct ExactTimestamp: PostgresNonThrowingEncodable, Sendable {
         self.date = date
     }
 
-    /// Microseconds since PostgreSQL's epoch, rounded to the nearest.
+    /// Microseconds since PostgreSQL's epoch, rounded to the nearest; a date beyond what an
+    /// Int64 of microseconds holds (±292,000 years) is bound as the nearest it can be, never trapped on.
     public var microseconds: Int64 {
-        Int64((date.timeIntervalSince(Self.postgresEpoch) * 1_000_000).rounded())
+        Int64(clampingMicroseconds: date.timeIntervalSince(Self.postgresEpoch) * 1_000_000)
     }
 
     public func encode<JSONEncoder: PostgresJSONEncoder>(
         into buffer: inout ByteBuffer, context: PostgresEncodingContext<JSONEncoder>
     ) {
         buffer.writeInteger(microseconds)
+    }
+}
+
+extension Int64 {
+    /// `value` rounded to the nearest Int64, saturating at the ends (and 0 for NaN) instead of
+    /// trapping, for numbers that may come from outside.
+    public init(clampingMicroseconds value: Double) {
+        let rounded = value.rounded()
+        if rounded.isNaN {
+            self = 0
+        } else if rounded >= 9.2e18 {
+            self = .max
+        } else if rounded <= -9.2e18 {
+            self = .min
+        } else {
+            self = Int64(rounded)
+        }
     }
 }

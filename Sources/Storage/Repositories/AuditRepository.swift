@@ -5,6 +5,7 @@ import Logging
 import NIOCore
 import PostgresNIO
 import Tenancy
+import WireFormats
 
 public enum AuditRepository {
     /// Appends `event` to its tenant's chain, in the caller's transaction, whose tenant must be

@@ -2,6 +2,7 @@
 
 import Crypto
 import Foundation
+import WireFormats
 
 /// hash = HMAC-SHA256(key, canonical JSON of the event, its time and the previous hash). The key
 /// is kept in the database only wrapped by the master key, which the database never sees:

@@ -1,6 +1,7 @@
 // One entry of the audit trail.
 
 import Foundation
+import WireFormats
 
 public struct AuditEvent: Sendable, Equatable {
     public enum Outcome: String, Sendable, Codable {

@@ -2,6 +2,7 @@
 
 import Foundation
 import JWTKit
+import WireFormats
 
 /// One trusted issuer: its name (`iss`), accepted audiences, its single signing algorithm (an
 /// allow-list of one: never `none`, never an algorithm the key was not made for) and its key.

@@ -2,6 +2,7 @@
 
 import Crypto
 import Foundation
+import WireFormats
 
 /// `ENFACE_ADMIN_TOKENS="alice:<hex sha256 of her token>,ci:<hex>"`. The tokens themselves are
 /// never configured, logged or stored.

@@ -2,6 +2,7 @@
 // point at every error. A schema using anything else is refused when loaded, not ignored.
 
 import Foundation
+import WireFormats
 
 public struct JSONSchema: Sendable {
     let root: JSONValue

@@ -1,6 +1,7 @@
 // `enface tenant apply --file tenants.json`: the tenants an operator wants, checked whole.
 
 import Foundation
+import WireFormats
 
 /// A tenant as the file declares it. Settings and quotas are the plan's defaults with the
 /// file's fields applied: a field the file leaves out means "the default", not "as it is".

@@ -1,5 +1,7 @@
 // How much a tenant may use.
 
+import WireFormats
+
 public struct Quotas: Sendable, Codable, Equatable {
     /// Faces the tenant may hold.
     public var maxFaces: Int

@@ -1,6 +1,7 @@
 // What operators (and, within their plan, tenants) tune.
 
 import Foundation
+import WireFormats
 
 public struct TenantSettings: Sendable, Codable, Equatable {
     /// Cosine similarity at or above which a probe matches; nil means the model's default.

@@ -4,6 +4,7 @@ import ArgumentParser
 import FaceService
 import Foundation
 import Tenancy
+import WireFormats
 
 struct KeyCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

@@ -6,8 +6,9 @@ import FaceService
 import Foundation
 import Logging
 import Storage
-import Tenancy
 import TemplateProtection
+import Tenancy
+import WireFormats
 
 /// The operator plane from the command line: the same use cases as `/admin/v1`, run as
 /// `enface_admin` with the master key of this installation, audited as `operator:cli:<user>`.

@@ -5,6 +5,7 @@ import FaceService
 import Foundation
 import Storage
 import Tenancy
+import WireFormats
 
 struct TenantCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

@@ -4,8 +4,9 @@
 import Foundation
 import HTTPTypes
 import Tenancy
-import TestSupport
 import Testing
+import TestSupport
+import WireFormats
 
 @Suite(.scratchDatabase)
 struct ColdTenantTests {

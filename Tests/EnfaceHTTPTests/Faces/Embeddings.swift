@@ -4,6 +4,7 @@
 import Foundation
 import Tenancy
 import TestSupport
+import WireFormats
 
 struct Embeddings {
     let dimension: Int

@@ -5,8 +5,9 @@ import Foundation
 import HTTPTypes
 import HummingbirdTesting
 import Tenancy
-import TestSupport
 import Testing
+import TestSupport
+import WireFormats
 
 @Suite(.scratchDatabase)
 struct FaceAPITests {

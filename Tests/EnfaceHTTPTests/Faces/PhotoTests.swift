@@ -6,8 +6,9 @@ import HTTPTypes
 import HummingbirdTesting
 import NIOCore
 import Tenancy
-import TestSupport
 import Testing
+import TestSupport
+import WireFormats
 
 @Suite(.scratchDatabase)
 struct PhotoTests {

@@ -5,8 +5,9 @@ import Foundation
 import HTTPTypes
 import Storage
 import Tenancy
-import TestSupport
 import Testing
+import TestSupport
+import WireFormats
 
 @Suite(.scratchDatabase)
 struct APIKeyTests {

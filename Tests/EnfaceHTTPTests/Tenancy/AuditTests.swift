@@ -4,8 +4,9 @@ import FaceService
 import Foundation
 import HTTPTypes
 import Tenancy
-import TestSupport
 import Testing
+import TestSupport
+import WireFormats
 
 @Suite(.scratchDatabase)
 struct AuditTests {

@@ -4,8 +4,9 @@ import _CryptoExtras
 import Crypto
 import Foundation
 import Tenancy
-import TestSupport
 import Testing
+import TestSupport
+import WireFormats
 
 @Suite(.scratchDatabase)
 struct JWTTests {

@@ -6,8 +6,9 @@ import HTTPTypes
 import HummingbirdTesting
 import NIOCore
 import Tenancy
-import TestSupport
 import Testing
+import TestSupport
+import WireFormats
 
 /// One answer: status, headers, and the body as JSON (problem bodies included).
 struct Reply: Sendable {

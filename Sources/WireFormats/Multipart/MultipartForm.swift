@@ -3,14 +3,13 @@
 // that are numbers), a file part becomes base64 under its name.
 
 import Foundation
-import Tenancy
 
-enum MultipartForm {
+public enum MultipartForm {
     /// Fields whose text is a number.
     static let numericFields: Set = ["limit", "minScore"]
 
     /// The form's parts as one object, or nil when the body is not a well-formed form.
-    static func parse(_ body: some Collection<UInt8>, contentType: String) -> JSONValue? {
+    public static func parse(_ body: some Collection<UInt8>, contentType: String) -> JSONValue? {
         guard let boundary = boundary(contentType), !boundary.isEmpty, boundary.utf8.count <= 70 else { return nil }
         let bytes = Array(body)
         // The first delimiter opens the form; every later one starts a line (RFC 2046), so the

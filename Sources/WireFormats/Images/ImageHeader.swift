@@ -1,6 +1,7 @@
 // What an image says about itself before any pixel is decoded: its format, its size and its
 // EXIF orientation. Read from the first bytes only, so a 30000 × 30000 "decompression bomb" is
-// refused before it can claim gigabytes.
+// refused before it can claim gigabytes. Every number here comes from an attacker: nothing
+// traps on it (fuzzed by Fuzz/, `make fuzz`).
 
 /// A JPEG or PNG's header facts.
 public struct ImageHeader: Sendable, Equatable {
@@ -21,7 +22,21 @@ public struct ImageHeader: Sendable, Equatable {
         self.orientation = orientation
     }
 
-    public var pixels: Int { width * height }
+    /// width × height. Both come from the file: a PNG may claim 2³²−1 each, whose product
+    /// does not fit an Int, so it saturates instead of trapping.
+    public var pixels: Int {
+        let (product, overflow) = width.multipliedReportingOverflow(by: height)
+        return overflow ? .max : product
+    }
+
+    /// The longest side decoded at all, whatever the pixel budget: JPEG's own limit. A PNG
+    /// claiming more is refused before decoding, as a bomb is.
+    public static let maximumSide = 65_535
+
+    /// The shortest side worth decoding: no face fits in fewer pixels than the smallest face
+    /// size a tenant may ask for, and a 1-pixel-high strip would shrink to nothing on its way to
+    /// the detector.
+    public static let minimumSide = 20
 
     /// The header of `bytes`, or nil when they are not a JPEG or PNG whose size can be read.
     public static func read(_ bytes: some Collection<UInt8>) -> ImageHeader? {

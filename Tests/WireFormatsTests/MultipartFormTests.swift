@@ -1,10 +1,9 @@
 // multipart/form-data read into the JSON object a JSON body would give.
 
-@testable import EnfaceHTTP
 import Foundation
-import Tenancy
-import TestSupport
 import Testing
+import TestSupport
+import WireFormats
 
 struct MultipartFormTests {
     static let type = "multipart/form-data; boundary=\"b0und\""

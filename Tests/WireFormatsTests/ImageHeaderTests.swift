@@ -1,8 +1,8 @@
 // Headers are read from the first bytes, before any decoding: size and EXIF orientation.
 
-import FaceImages
-import TestSupport
 import Testing
+import TestSupport
+import WireFormats
 
 struct ImageHeaderTests {
     @Test func realPhotosReportTheirFormatSizeAndOrientation() throws {
@@ -32,5 +32,22 @@ struct ImageHeaderTests {
         #expect(ImageHeader.read([0xFF, 0xD8, 0xFF, 0xE0, 0xFF, 0xFF]) == nil)  // a segment longer than the bytes
         #expect(ImageHeader.read(PNG.header(width: 0, height: 10)) == nil)
         #expect(ImageHeader.read([0xFF, 0xD8, 0xFF, 0xDA, 0x00, 0x02]) == nil)  // scan data before any frame header
+    }
+}
+
+/// Headers that claim the impossible: read without trapping, refused before any decoding.
+struct HostileImageHeaderTests {
+    @Test func aPNGClaimingFourBillionSquaredSaturatesInsteadOfTrapping() throws {
+        // The 33 bytes that killed the process before: width and height 2^32 - 1.
+        let header = try #require(ImageHeader.read(PNG.header(width: 0xFFFF_FFFF, height: 0xFFFF_FFFF)))
+        #expect(header.width == 0xFFFF_FFFF && header.height == 0xFFFF_FFFF)
+        #expect(header.pixels == Int.max)
+    }
+
+    @Test func everyClaimedSizeGivesAPositivePixelCount() {
+        for (width, height) in [(1, 1), (65_535, 65_535), (0x7FFF_FFFF, 3), (3_037_000_500, 3_037_000_500)] {
+            let header = ImageHeader.read(PNG.header(width: width, height: height))
+            #expect((header?.pixels ?? 0) > 0)
+        }
     }
 }

@@ -40,9 +40,9 @@ public enum JSONValue: Sendable, Equatable, Hashable, Codable {
         }
     }
 
-    /// Parses JSON text; nil when it is not JSON.
-    public static func parse(_ data: some DataProtocol) -> JSONValue? {
-        try? JSONDecoder().decode(JSONValue.self, from: Data(data))
+    /// Parses JSON text strictly (`JSONParser`); nil when it is not JSON Enface accepts.
+    public static func parse(_ bytes: some Collection<UInt8>) -> JSONValue? {
+        try? JSONParser.parse(bytes)
     }
 
     /// A JSON value for anything Encodable (dates as RFC 3339 text).
@@ -97,7 +97,7 @@ public enum JSONValue: Sendable, Equatable, Hashable, Codable {
         case .string(let value): return Self.quote(value)
         case .array(let values): return "[" + values.map(\.canonical).joined(separator: ",") + "]"
         case .object(let values):
-            return "{" + values.keys.sorted().map { "\(Self.quote($0)):\(values[$0]!.canonical)" }.joined(separator: ",") + "}"
+            return "{" + values.sorted { $0.key < $1.key }.map { "\(Self.quote($0.key)):\($0.value.canonical)" }.joined(separator: ",") + "}"
         }
     }
 
