@@ -42,6 +42,8 @@ let package = Package(
             name: "CFaceKernels",
             cSettings: [.unsafeFlags(["-O3"])]
         ),
+        // glibc's count of heap bytes in use, for the process metrics.
+        .target(name: "CProcessMemory"),
         // The in-memory vector core: shards, kernels, top-k. Pure Swift + BLAS; no tenants'
         // policies, no SQL, no HTTP. Optimised even in debug builds, for the same reason.
         .target(
@@ -119,7 +121,8 @@ let package = Package(
         .target(
             name: "EnfaceHTTP",
             dependencies: [
-                "FaceImages", "FaceIndex", "FaceService", "Storage", "Tenancy", "TemplateProtection", "WireFormats",
+                "CProcessMemory", "FaceImages", "FaceIndex", "FaceService", "Storage", "Tenancy", "TemplateProtection",
+                "WireFormats",
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Configuration", package: "swift-configuration"),
@@ -161,6 +164,13 @@ let package = Package(
         .testTarget(
             name: "WireFormatsTests",
             dependencies: ["WireFormats", "TestSupport"],
+            swiftSettings: testSwiftSettings
+        ),
+        .testTarget(
+            name: "FaceServiceTests",
+            dependencies: [
+                "FaceIndex", "FaceService", "Storage", "TestSupport", .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: testSwiftSettings
         ),
         .testTarget(

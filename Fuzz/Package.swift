@@ -2,7 +2,7 @@
 // libFuzzer targets for every parser of client bytes (`WireFormats`): a package of its own, as
 // swift-protobuf's FuzzTesting is, so the fuzzing flags never touch the main build. Built and run
 // by `scripts/fuzz-parsers` (`make fuzz`):
-//   swift build -c release -Xswiftc -sanitize=fuzzer,address -Xswiftc -parse-as-library
+//   swift build -c release --sanitize=fuzzer --sanitize=address
 
 import PackageDescription
 

@@ -79,9 +79,10 @@ public final class Shard: Sendable {
     /// Adds a face; the embedding is checked and normalised.
     public func add(face: UUID, person: String, embedding: some Collection<Float>) throws(FaceIndexError) {
         let vector = try Embedding.normalized(embedding, dimension: dimension)
-        let number = directory.number(for: person)
         try writer.withLock { state throws(FaceIndexError) in
             guard state.rowOfFace[face] == nil else { throw .duplicateFace(face) }
+            // Under the writer's lock, so a removal of the person cannot release it in between.
+            let number = directory.number(for: person)
             var touched: [Int] = []
             vector.withUnsafeBufferPointer {
                 append(&state, face: face, person: number, vector: $0, remaining: 1, touched: &touched)
@@ -113,11 +114,11 @@ public final class Shard: Sendable {
             vectors.append(try Embedding.normalized(face.embedding, dimension: dimension))
             guard seen.insert(face.id).inserted else { throw .duplicateFace(face.id) }
         }
-        let numbers = faces.map { directory.number(for: $0.person) }
         try writer.withLock { state throws(FaceIndexError) in
             if let existing = faces.first(where: { state.rowOfFace[$0.id] != nil }) {
                 throw .duplicateFace(existing.id)
             }
+            let numbers = faces.map { directory.number(for: $0.person) }
             var touched: [Int] = []
             for index in faces.indices {
                 vectors[index].withUnsafeBufferPointer {
@@ -133,25 +134,33 @@ public final class Shard: Sendable {
     /// Removes a face; false when the shard does not hold it.
     @discardableResult
     public func remove(face: UUID) -> Bool {
-        writer.withLock { state in
+        let gone: String?? = writer.withLock { state in
             var touched: [Int] = []
-            guard remove(&state, face: face, touched: &touched) else { return false }
+            guard let person = remove(&state, face: face, touched: &touched) else { return nil }
             publish(state, touched: touched)
-            return true
+            return .some(person)
         }
+        guard let gone else { return false }
+        // After the publish: no snapshot from now on shows the person's rows.
+        if let person = gone { directory.release(person) }
+        return true
     }
 
     /// Removes every face of a person; returns how many there were.
     @discardableResult
     public func remove(person: String) -> Int {
-        guard let number = directory.existingNumber(for: person) else { return 0 }
-        return writer.withLock { state in
+        let removed: Int? = writer.withLock { state in
+            // Under the writer's lock: the number cannot be released and reused meanwhile.
+            guard let number = directory.existingNumber(for: person) else { return nil }
             let faces = state.facesOfPerson[number] ?? []
             var touched: [Int] = []
             for face in faces { _ = remove(&state, face: face, touched: &touched) }
             if !faces.isEmpty { publish(state, touched: touched) }
             return faces.count
         }
+        guard let removed else { return 0 }
+        if removed > 0 { directory.release(person) }
+        return removed
     }
 
     /// Writes one row at the end. `remaining` counts the rows of this write still to come
@@ -190,8 +199,10 @@ public final class Shard: Sendable {
         if touched.last != index { touched.append(index) }
     }
 
-    private func remove(_ state: inout WriterState, face: UUID, touched: inout [Int]) -> Bool {
-        guard let row = state.rowOfFace.removeValue(forKey: face) else { return false }
+    /// Removes the face's row; nil when the shard does not hold it, else the person's id when this
+    /// was its last face (for the caller to release after publishing), or nil inside.
+    private func remove(_ state: inout WriterState, face: UUID, touched: inout [Int]) -> String?? {
+        guard let row = state.rowOfFace.removeValue(forKey: face) else { return nil }
         let rowsPerSegment = options.segmentRows
         let last = state.count - 1
         let source = state.segments[last / rowsPerSegment]
@@ -214,7 +225,7 @@ public final class Shard: Sendable {
         faces.removeAll { $0 == face }
         countPerson(&state, from: faces.count + 1, to: faces.count)
         state.facesOfPerson[person] = faces.isEmpty ? nil : faces
-        return true
+        return .some(faces.isEmpty ? directory.names([person]).first : nil)
     }
 
     private func countPerson(_ state: inout WriterState, from old: Int, to new: Int) {
@@ -252,11 +263,13 @@ public final class Shard: Sendable {
         _ query: some Collection<Float>, k: Int, minScore: Float? = nil, mode: SearchMode = .auto
     ) throws(FaceIndexError) -> [Match] {
         let probe = try Embedding.normalized(query, dimension: dimension)
-        let snapshot = snapshot()
-        let best = try probe.withUnsafeBufferPointer { probe throws(FaceIndexError) in
-            try topK(snapshot, probe: probe, k: k, minimum: minScore ?? -.infinity, mode: mode)
+        return try directory.reading { () throws(FaceIndexError) -> [Match] in
+            let snapshot = snapshot()
+            let best = try probe.withUnsafeBufferPointer { probe throws(FaceIndexError) in
+                try topK(snapshot, probe: probe, k: k, minimum: minScore ?? -.infinity, mode: mode)
+            }
+            return matches(best.sorted(), in: snapshot)
         }
-        return matches(best.sorted(), in: snapshot)
     }
 
     /// The `k` persons most similar to `query`, each with its best face, best first.
@@ -264,16 +277,19 @@ public final class Shard: Sendable {
         _ query: some Collection<Float>, k: Int, minScore: Float? = nil, mode: SearchMode = .auto
     ) throws(FaceIndexError) -> [PersonMatch] {
         let probe = try Embedding.normalized(query, dimension: dimension)
-        let snapshot = snapshot()
-        // A person ranked k-th has at most (k-1)·m better rows before its best face, m being the
-        // most faces any person has: k·m rows always hold the k best persons.
-        let rows = k * max(1, snapshot.maxFacesPerPerson)
-        let best = try probe.withUnsafeBufferPointer { probe throws(FaceIndexError) in
-            try topK(snapshot, probe: probe, k: rows, minimum: minScore ?? -.infinity, mode: mode)
+        let ranked = try directory.reading { () throws(FaceIndexError) -> [Match] in
+            let snapshot = snapshot()
+            // A person ranked k-th has at most (k-1)·m better rows before its best face, m being
+            // the most faces any person has: k·m rows always hold the k best persons.
+            let rows = k * max(1, snapshot.maxFacesPerPerson)
+            let best = try probe.withUnsafeBufferPointer { probe throws(FaceIndexError) in
+                try topK(snapshot, probe: probe, k: rows, minimum: minScore ?? -.infinity, mode: mode)
+            }
+            return matches(best.sorted(), in: snapshot)
         }
         var persons: [PersonMatch] = []
         var seen = Set<String>()
-        for match in matches(best.sorted(), in: snapshot) where persons.count < k {
+        for match in ranked where persons.count < k {
             if seen.insert(match.personID).inserted {
                 persons.append(PersonMatch(personID: match.personID, faceID: match.faceID, score: match.score))
             }
@@ -287,26 +303,30 @@ public final class Shard: Sendable {
         var packed: [Float] = []
         packed.reserveCapacity(queries.count * dimension)
         for query in queries { packed += try Embedding.normalized(query, dimension: dimension) }
-        let snapshot = snapshot()
-        let best = packed.withUnsafeBufferPointer { queries in
-            BatchScan.topK(snapshot, queries: queries, queryCount: queries.count / dimension, k: k, minimum: minScore ?? -.infinity)
+        return directory.reading {
+            let snapshot = snapshot()
+            let best = packed.withUnsafeBufferPointer { queries in
+                BatchScan.topK(snapshot, queries: queries, queryCount: queries.count / dimension, k: k, minimum: minScore ?? -.infinity)
+            }
+            return best.map { matches($0.sorted(), in: snapshot) }
         }
-        return best.map { matches($0.sorted(), in: snapshot) }
     }
 
     /// The best-scoring face of `person` for `query`, or nil when the shard has none of theirs.
     public func verify(_ query: some Collection<Float>, person: String) throws(FaceIndexError) -> Match? {
         let probe = try Embedding.normalized(query, dimension: dimension)
-        guard let number = directory.existingNumber(for: person) else { return nil }
-        // Rows and snapshot from one moment, so the rows are the person's in that snapshot.
-        let (snapshot, rows) = writer.withLock { state in
-            (self.snapshot(), (state.facesOfPerson[number] ?? []).compactMap { state.rowOfFace[$0] })
+        return directory.reading { () -> Match? in
+            // Rows and snapshot from one moment, so the rows are the person's in that snapshot.
+            let (snapshot, rows) = writer.withLock { state -> (ShardSnapshot, [Int]) in
+                guard let number = directory.existingNumber(for: person) else { return (self.snapshot(), []) }
+                return (self.snapshot(), (state.facesOfPerson[number] ?? []).compactMap { state.rowOfFace[$0] })
+            }
+            guard !rows.isEmpty else { return nil }
+            let scores = probe.withUnsafeBufferPointer { ExactScan.scores(snapshot, rows: rows, query: $0) }
+            var best = TopK(k: 1)
+            for (row, score) in zip(rows, scores) { best.insert(score: score, row: row) }
+            return matches(best.sorted(), in: snapshot).first
         }
-        guard !rows.isEmpty else { return nil }
-        let scores = probe.withUnsafeBufferPointer { ExactScan.scores(snapshot, rows: rows, query: $0) }
-        var best = TopK(k: 1)
-        for (row, score) in zip(rows, scores) { best.insert(score: score, row: row) }
-        return matches(best.sorted(), in: snapshot).first
     }
 
     /// The scan `mode` resolves to for this shard as it is now.

@@ -74,6 +74,13 @@ public struct MasterKey: Sendable, CustomStringConvertible {
             inputKeyMaterial: key, salt: Data("enface".utf8), info: Data("audit-chain/v1".utf8), outputByteCount: 32)
     }
 
+    /// The key that turns tenant ids into the opaque tags change notices carry (see
+    /// `NoticeTags`): derived, so every node holding this master key makes the same tags.
+    public var noticeTags: NoticeTags {
+        NoticeTags(key: HKDF<SHA256>.deriveKey(
+            inputKeyMaterial: key, salt: Data("enface".utf8), info: Data("change-notice-tags/v1".utf8), outputByteCount: 32))
+    }
+
     // MARK: Wrapping the platform's keys
 
     /// AES-256-GCM under the master key, bound to the key's name (AAD).

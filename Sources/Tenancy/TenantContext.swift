@@ -12,11 +12,15 @@ public struct TenantContext: Sendable {
     public let tenant: Tenant
     public let credential: Credential
     public let scopes: Set<Scope>
+    /// When the credential stops being valid (a key's `expiresAt`, a token's `exp`); nil for a key
+    /// that never expires. What it creates may not outlive it.
+    public let expiresAt: Date?
 
-    public init(tenant: Tenant, credential: Credential, scopes: Set<Scope>) {
+    public init(tenant: Tenant, credential: Credential, scopes: Set<Scope>, expiresAt: Date? = nil) {
         self.tenant = tenant
         self.credential = credential
         self.scopes = scopes
+        self.expiresAt = expiresAt
     }
 
     public var tenantID: UUID { tenant.id }

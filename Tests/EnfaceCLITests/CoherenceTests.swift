@@ -3,18 +3,22 @@
 
 import Crypto
 import Foundation
+import HTTPTypes
 import PostgresNIO
 import Storage
 import TestSupport
 import Testing
 
-@Suite(.scratchDatabase)
+// One test at a time: the cut test counts the listeners on the suite's database.
+@Suite(.scratchDatabase, .serialized)
 struct CoherenceTests {
+    /// One master key for the suite's database: its tests' nodes share the audit chain's key.
+    static let environment = ["ENFACE_MASTER_KEY": SymmetricKey(size: .bits256).withUnsafeBytes { Data($0) }.base64EncodedString()]
+
     @Test func aChangeOnOneNodeReachesTheOtherAndACutListenerConverges() async throws {
-        let environment = ["ENFACE_MASTER_KEY": SymmetricKey(size: .bits256).withUnsafeBytes { Data($0) }.base64EncodedString()]
-        let a = try await Node.start(environment)
+        let a = try await Node.start(Self.environment)
         defer { a.process.signal(SIGTERM) }
-        let b = try await Node.start(environment)
+        let b = try await Node.start(Self.environment)
         defer { b.process.signal(SIGTERM) }
         let (_, key) = try await a.createTenant("coherent")
         let (alice, bob) = (Node.embedding(1), Node.embedding(2))
@@ -49,5 +53,45 @@ struct CoherenceTests {
             try await persons(b, bob) == ["bob"] ? true : nil
         }
         #expect(try await persons(a, bob) == ["bob"])
+    }
+
+    /// Each node caches keys and tenants so a search needs no database; a revocation or a
+    /// suspension made through one node still takes effect on the other within a second.
+    @Test func aRevokedKeyAndASuspendedTenantAreRefusedOnEveryNodeWithinASecond() async throws {
+        let a = try await Node.start(Self.environment)
+        defer { a.process.signal(SIGTERM) }
+        let b = try await Node.start(Self.environment)
+        defer { b.process.signal(SIGTERM) }
+        let (tenant, key) = try await a.createTenant("revoking")
+        // A second key, used on B so that B caches it (and its tenant).
+        let (created, answer) = try await a.request(
+            .post, "/admin/v1/tenants/\(tenant)/keys", headers: Node.operatorHeaders, body: #"{"name":"kiosk","scopes":["search"]}"#)
+        try #require(created == .created)
+        let kioskID = try #require((answer["key"] as? [String: Any])?["id"] as? String)
+        let kiosk: HTTPFields = [.init("X-API-Key")!: try #require(answer["apiKey"] as? String)]
+        #expect(try await b.persons(matching: Node.embedding(3), headers: kiosk).isEmpty)
+
+        /// How long after `change` (made through A) B answers `status` to a search with `headers`.
+        func delay(
+            until status: HTTPResponse.Status, headers: HTTPFields, after change: () async throws -> HTTPResponse.Status
+        ) async throws -> Duration {
+            let started = ContinuousClock.now
+            let changed = try await change()
+            #expect(changed.code < 300, "the change through A answered \(changed)")
+            try await poll(timeout: .seconds(5), interval: .milliseconds(10), "B to answer \(status)") {
+                try await b.request(.post, "/v1/search", headers: headers, body: Node.json(Node.embedding(3))).0 == status ? true : nil
+            }
+            return ContinuousClock.now - started
+        }
+        let revoked = try await delay(until: .unauthorized, headers: kiosk) {
+            try await a.request(.delete, "/admin/v1/tenants/\(tenant)/keys/\(kioskID)", headers: Node.operatorHeaders).0
+        }
+        #expect(revoked < .seconds(1), "B refused the revoked key only after \(revoked)")
+
+        #expect(try await b.persons(matching: Node.embedding(3), headers: key).isEmpty)
+        let suspended = try await delay(until: .forbidden, headers: key) {
+            try await a.request(.post, "/admin/v1/tenants/\(tenant)/suspend", headers: Node.operatorHeaders).0
+        }
+        #expect(suspended < .seconds(1), "B refused the suspended tenant only after \(suspended)")
     }
 }

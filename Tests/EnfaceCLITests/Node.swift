@@ -28,7 +28,10 @@ struct Node {
                 ]) { $1 }
                 .merging(environment) { $1 })
         let port = try await poll(timeout: .seconds(60), "the server to listen") { () -> Int? in
-            if !process.process.isRunning { throw TestEnvironmentError("enface serve exited: \(process.text)") }
+            if !process.process.isRunning {
+                throw TestEnvironmentError(
+                    "enface serve exited (\(process.process.terminationReason == .uncaughtSignal ? "signal" : "status") \(process.process.terminationStatus)): \(process.text)")
+            }
             guard let match = process.text.firstMatch(of: /listening on 127\.0\.0\.1:(\d+)/) else { return nil }
             return Int(match.1)
         }
@@ -51,6 +54,14 @@ struct Node {
                 .init(path, method: method, authority: "127.0.0.1", headers: headers, body: body.map { ByteBuffer(string: $0) }))
             let json = response.body.flatMap { try? JSONSerialization.jsonObject(with: Data(buffer: $0)) as? [String: Any] } ?? [:]
             return (response.status, json)
+        }
+    }
+
+    /// A GET's body as text (for what is not JSON, such as /metrics).
+    func text(_ path: String, headers: HTTPFields = [:]) async throws -> String {
+        try await TestClient.withClient(host: "127.0.0.1", port: port, configuration: .init(timeout: .seconds(60))) { client in
+            let response = try await client.execute(.init(path, method: .get, authority: "127.0.0.1", headers: headers))
+            return response.body.map { String(buffer: $0) } ?? ""
         }
     }
 

@@ -47,10 +47,10 @@ import Testing
         }
     }
 
-    @Test func anExternalDatabaseNeedsAllThreeRoles() throws {
+    @Test func anExternalDatabaseNeedsTheAppAndAdminRoles() throws {
         let owner = "postgresql://enface_owner:pw@db.internal:5432/enface"
         #expect(throws: ConfigurationError.invalid(
-            variable: "ENFACE_DATABASE_APP_URL", reason: "required when ENFACE_DATABASE_URL is set")
+            variable: "ENFACE_DATABASE_APP_URL", reason: "required for an external database")
         ) {
             try EnfaceConfiguration(environment: ["ENFACE_DATABASE_URL": owner])
         }
@@ -60,6 +60,18 @@ import Testing
             "ENFACE_DATABASE_ADMIN_URL": "postgresql://enface_admin:pw@db.internal:5432/enface",
         ])
         #expect(try configuration.database.endpoint(for: .admin).username == "enface_admin")
+    }
+
+    @Test func aServingNodeNeedsNoOwnersCredentials() throws {
+        let roles = [
+            "ENFACE_DATABASE_APP_URL": "postgresql://enface_app:pw@db.internal:5432/enface",
+            "ENFACE_DATABASE_ADMIN_URL": "postgresql://enface_admin:pw@db.internal:5432/enface",
+        ]
+        // Migrating on start needs the owner: refused, saying what to do instead.
+        #expect(throws: ConfigurationError.self) { try EnfaceConfiguration(environment: roles) }
+        let serving = try EnfaceConfiguration(environment: roles.merging(["ENFACE_MIGRATE_ON_START": "false"]) { $1 })
+        #expect(try serving.database.endpoint(for: .app).username == "enface_app")
+        #expect(throws: StorageError.self) { try serving.database.endpoint(for: .owner) }
     }
 
     @Test func theReadmeDocumentsEveryVariableEnfaceReads() throws {

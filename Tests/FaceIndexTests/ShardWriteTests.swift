@@ -129,3 +129,44 @@ import Testing
         #expect(index.memoryBytes == shardB.memoryBytes)
     }
 }
+
+/// Persons that come and go leave nothing behind, and a number is never reused under a reader.
+struct PersonChurnTests {
+    static func vector(_ seed: Int) -> [Float] { (0..<64).map { Float(sin(Double(($0 + 1) * (seed + 3)))) + 0.001 } }
+
+    @Test func tenThousandPersonsComingAndGoingLeaveTheShardAsItWas() throws {
+        let shard = try Shard(dimension: 64)
+        for resident in 0..<100 { try shard.add(face: UUID(), person: "resident-\(resident)", embedding: Self.vector(resident)) }
+        let (bytes, numbers) = (shard.memoryBytes, shard.directory.count)
+        for cycle in 0..<10_000 {
+            let face = UUID()
+            let person = "visitor-\(cycle)@example.com"
+            try shard.add(face: face, person: person, embedding: Self.vector(cycle))
+            if cycle.isMultiple(of: 2) { #expect(shard.remove(face: face)) } else { #expect(shard.remove(person: person) == 1) }
+        }
+        #expect(shard.count == 100)
+        #expect(shard.directory.count <= numbers + 1, "\(shard.directory.count) numbers for \(numbers) persons")
+        // The last visitor's name waits for reuse: a hundred bytes, not 10,000 names' worth.
+        #expect(shard.memoryBytes <= bytes + 200, "\(shard.memoryBytes) bytes, \(bytes) before")
+        // Every resident is still found by name.
+        let found = try shard.searchPersons(Self.vector(42), k: 1)
+        #expect(found.first?.personID == "resident-42")
+    }
+
+    @Test func aReleasedNumberWaitsForTheReadersThatCouldStillSeeIt() throws {
+        let directory = PersonDirectory()
+        let old = directory.number(for: "leaving")
+        directory.reading {
+            // A search began while "leaving" had rows; it is released and someone new arrives.
+            directory.release("leaving")
+            let newcomer = directory.number(for: "arriving")
+            #expect(newcomer != old)
+            #expect(directory.names([old]) == ["leaving"])
+        }
+        // Once no reader can see them, both numbers are reused: a third and fourth person take no more.
+        directory.release("arriving")
+        _ = directory.number(for: "third")
+        _ = directory.number(for: "fourth")
+        #expect(directory.count == 2)
+    }
+}

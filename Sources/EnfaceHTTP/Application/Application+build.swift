@@ -21,6 +21,15 @@ public func buildApplication(
     let (router, services, migrator, checkKeys) = try await wire(configuration, logger: logger)
     var app = Application(
         router: router,
+        server: .http1(
+            configuration: .init(
+                additionalChannelHandlers: [ParseErrorResponder()],
+                // A connection that sends nothing (a request head half sent, a body stalled, or no
+                // request at all) is closed after this: a slow client cannot hold a socket for ever.
+                idleTimeout: .seconds(Int64(configuration.httpIdleTimeout.components.seconds)),
+                httpDecoderConfiguration: .init(
+                    maxHeaderFieldSize: ParseErrorResponder.maxHeaderFieldSize,
+                    maxHeaderListSize: ParseErrorResponder.maxHeaderListSize, maxHeaderFieldCount: 200))),
         configuration: .init(
             address: .hostname(configuration.httpHost, port: configuration.httpPort), serverName: "Enface"),
         services: services,
@@ -40,13 +49,13 @@ public func buildApplication(
 /// Every route the application serves, as `METHOD /path/{parameter}`: what the OpenAPI
 /// document must describe. Nothing is started or connected.
 public func routeDescriptions(_ configuration: EnfaceConfiguration) async throws -> [String] {
-    try await wire(configuration, logger: makeLogger(configuration)).router.routes.map(\.description)
+    try await wire(configuration, logger: makeLogger(configuration), methodFallbacks: false).router.routes.map(\.description)
 }
 
 /// The pools, keys, use cases, router and background services, wired; nothing started yet.
 /// `checkKeys` refuses to serve with a master key that does not open the database's keys.
 func wire(
-    _ configuration: EnfaceConfiguration, logger: Logger
+    _ configuration: EnfaceConfiguration, logger: Logger, methodFallbacks: Bool = true
 ) async throws -> (
     router: Router<EnfaceRequestContext>, services: [any Service], migrator: Migrator,
     checkKeys: @Sendable () async throws -> Void
@@ -64,8 +73,9 @@ func wire(
     let audit = AuditTrail(masterKey: masterKey)
     let metrics = EnfaceMetrics()
     let usage = UsageMeter(app: appPool, flushInterval: configuration.usageFlushInterval, logger: logger)
+    let notices = ChangeNotices(tags: masterKey.noticeTags)
     let faces = FaceRegistry(
-        app: appPool, index: FaceIndex(), masterKey: masterKey, models: models, usage: usage, audit: audit,
+        app: appPool, masterKey: masterKey, notices: notices, models: models, usage: usage, audit: audit,
         memoryBudget: configuration.indexMemoryBudget, logger: logger)
     let photos = FacePhotos(
         pool: FaceEnginePool(
@@ -78,8 +88,11 @@ func wire(
     if !photos.pool.isAvailable {
         logger.notice("no face model weights: photos will get 503 extractor_unavailable", metadata: ["dir": "\(configuration.modelsDirectory.path)"])
     }
-    let administration = TenantAdministration(admin: adminPool, masterKey: masterKey, models: models, audit: audit)
-    let authenticator = Authenticator(app: appPool, jwt: try await jwtVerifier(configuration), audit: audit)
+    let administration = TenantAdministration(
+        admin: adminPool, masterKey: masterKey, models: models, audit: audit, notices: notices)
+    let credentials = CredentialCache(notices: notices, staleLimit: configuration.credentialStaleLimit)
+    let authenticator = Authenticator(
+        app: appPool, jwt: try await jwtVerifier(configuration), audit: audit, cache: credentials)
     let operatorTokens: OperatorTokens
     do {
         operatorTokens = try OperatorTokens(configuration.adminTokens)
@@ -88,26 +101,31 @@ func wire(
     }
     if operatorTokens.isEmpty { logger.notice("ENFACE_ADMIN_TOKENS is empty: the operator plane refuses every request") }
 
+    let anonymous = AnonymousLimit(perMinute: configuration.anonymousPerMinute)
     let router = buildRouter(
         health: HealthController(pool: appPool, migrator: migrator, timeout: .seconds(3)),
         metrics: metrics,
         operatorGate: OperatorAuthMiddleware(
-            tokens: operatorTokens, metrics: metrics, audit: audit, pool: adminPool, bodyLimit: configuration.maxBodyBytes),
+            tokens: operatorTokens, metrics: metrics, audit: audit, bodyLimit: configuration.maxBodyBytes,
+            anonymous: anonymous),
         tenantGate: TenantAuthMiddleware(
-            authenticator: authenticator, rateLimiter: RateLimiter<UUID>(), usage: usage, metrics: metrics,
+            authenticator: authenticator, rateLimiter: RateLimiter<UUID>(), anonymous: anonymous, usage: usage, metrics: metrics,
             hostSuffix: configuration.tenantHostSuffix),
         admin: AdminController(administration: administration, models: models),
         tenant: TenantController(
             selfService: TenantSelfService(app: appPool, administration: administration, audit: audit), usage: usage,
             models: models),
-        faces: FaceController(registry: faces, photos: photos, metrics: metrics))
+        faces: FaceController(registry: faces, photos: photos, metrics: metrics), methodFallbacks: methodFallbacks)
 
     // Shut down in reverse: the server stops first, the usage meter writes its last batch
     // while the pools still run.
     let services: [any Service] = [
         appPool, adminPool, usage,
         PurgeScheduler(administration: administration, interval: configuration.purgeInterval, logger: logger),
-        FaceChangeListener(endpoint: try configuration.database.endpoint(for: .app), registry: faces, logger: logger),
+        ChangeListener(
+            endpoint: try configuration.database.endpoint(for: .app), notices: notices, subscribers: [credentials, faces],
+            logger: logger),
+        AuditRefusals(audit: audit, pool: appPool),
     ]
     let checkKeys: @Sendable () async throws -> Void = {
         do {
@@ -130,7 +148,8 @@ func wire(
 /// Routes and the middleware every request passes through, outermost first.
 func buildRouter(
     health: HealthController, metrics: EnfaceMetrics, operatorGate: OperatorAuthMiddleware,
-    tenantGate: TenantAuthMiddleware, admin: AdminController, tenant: TenantController, faces: FaceController
+    tenantGate: TenantAuthMiddleware, admin: AdminController, tenant: TenantController, faces: FaceController,
+    methodFallbacks: Bool = true
 ) -> Router<EnfaceRequestContext> {
     let router = Router(context: EnfaceRequestContext.self)
     router.add(middleware: RequestIDMiddleware())
@@ -138,12 +157,15 @@ func buildRouter(
     router.add(middleware: ProblemMiddleware())
     health.addRoutes(to: router)
     router.get("/openapi.yaml") { _, _ in OpenAPIDocument.response() }
-    router.on("/v1/**", method: .options) { request, _ in CORS.preflight(request) }
     MetricsController(metrics: metrics).addRoutes(to: router.group().add(middleware: operatorGate))
     admin.addRoutes(to: router.group("admin/v1").add(middleware: operatorGate))
     let v1 = router.group("v1").add(middleware: tenantGate)
     tenant.addRoutes(to: v1)
     faces.addRoutes(to: v1)
+    // Last, once every route is known: preflights, and 405 for the methods a path does not answer.
+    if methodFallbacks {
+        router.addPreflightsAndMethodNotAllowed { request in await tenantGate.hostTenantOrigins(request) }
+    }
     return router
 }
 

@@ -18,11 +18,14 @@ public struct EnfaceRequestContext: RequestContext {
     public internal(set) var bodyLimit: Int
     /// Shared with the middleware around this one (access log, metrics).
     let notes = RequestNotes()
+    /// The peer's IP address, which requests without a valid credential are counted against.
+    let clientAddress: String
 
     public init(source: ApplicationRequestContextSource) {
         self.coreContext = .init(source: source)
         self.requestID = ""
         self.bodyLimit = EnfaceRequestContext.defaultBodyLimit
+        self.clientAddress = source.channel.remoteAddress?.ipAddress ?? "unknown"
     }
 
     static let defaultBodyLimit = 1 << 20

@@ -10,6 +10,10 @@ import Storage
 public struct EnfaceConfiguration: Sendable {
     public var httpHost: String
     public var httpPort: Int
+    /// A connection idle this long (no bytes of a request, no request) is closed.
+    public var httpIdleTimeout: Duration
+    /// Requests without a valid credential one client address may make per minute.
+    public var anonymousPerMinute: Int
     public var dataDirectory: URL
     public var database: DatabaseServer
     public var databasePoolSize: Int
@@ -25,6 +29,8 @@ public struct EnfaceConfiguration: Sendable {
     public var maxBodyBytes: Int
     public var usageFlushInterval: Duration
     public var purgeInterval: Duration
+    /// How old a cached key or tenant may be and still answer while the database cannot be reached.
+    public var credentialStaleLimit: Duration
     /// Bytes of shards kept in memory; 0 for no limit.
     public var indexMemoryBudget: Int
     /// Photos: where the face model's weights are, how many engines, how long the line.
@@ -38,10 +44,12 @@ public struct EnfaceConfiguration: Sendable {
     public static let variables: [(name: String, defaultValue: String, meaning: String)] = [
         ("ENFACE_HTTP_HOST", "127.0.0.1", "Address the HTTP server binds to."),
         ("ENFACE_HTTP_PORT", "8080", "Port of the HTTP server (0 picks a free one)."),
+        ("ENFACE_HTTP_IDLE_TIMEOUT_SECONDS", "30", "A connection that sends nothing for this long (a request head half sent, a stalled body, no request) is closed."),
+        ("ENFACE_HTTP_ANONYMOUS_PER_MINUTE", "300", "Requests without a valid credential (bad keys, bad tokens, none) that one client address may make per minute before 429."),
         ("ENFACE_DATA_DIR", ".data", "Where everything Enface writes lives: the embedded database, its socket and log, generated secrets."),
-        ("ENFACE_DATABASE_URL", "(unset: embedded)", "libpq URL of an external PostgreSQL as the schema owner (`enface_owner`); unset, the embedded PostgreSQL is used."),
-        ("ENFACE_DATABASE_APP_URL", "(required with ENFACE_DATABASE_URL)", "libpq URL of the external PostgreSQL as `enface_app`."),
-        ("ENFACE_DATABASE_ADMIN_URL", "(required with ENFACE_DATABASE_URL)", "libpq URL of the external PostgreSQL as `enface_admin`."),
+        ("ENFACE_DATABASE_URL", "(unset: embedded)", "libpq URL of an external PostgreSQL as the schema owner (`enface_owner`), for `enface migrate` (and `serve` with `ENFACE_MIGRATE_ON_START=true`); with none of the three URLs set, the embedded PostgreSQL is used."),
+        ("ENFACE_DATABASE_APP_URL", "(required for an external database)", "libpq URL of the external PostgreSQL as `enface_app`."),
+        ("ENFACE_DATABASE_ADMIN_URL", "(required for an external database)", "libpq URL of the external PostgreSQL as `enface_admin`."),
         ("ENFACE_DATABASE_POOL_SIZE", "20", "Maximum connections per role pool."),
         ("ENFACE_MIGRATE_ON_START", "true", "Whether `enface serve` applies pending migrations before it listens."),
         ("ENFACE_LOG_LEVEL", "info", "trace, debug, info, notice, warning, error or critical. Database logging never goes below info."),
@@ -52,6 +60,7 @@ public struct EnfaceConfiguration: Sendable {
         ("ENFACE_HTTP_MAX_BODY_BYTES", "1048576", "Largest request body on the operator plane and before a tenant is known; tenants have their own quota."),
         ("ENFACE_USAGE_FLUSH_SECONDS", "5", "How often usage counters and keys' last use are written to the database."),
         ("ENFACE_PURGE_INTERVAL_SECONDS", "3600", "How often deleted tenants past their grace period are purged."),
+        ("ENFACE_CREDENTIAL_STALE_SECONDS", "300", "While the database cannot be reached, how old a node's cached key or tenant may be and still answer (searches of tenants in memory go on; a revocation cannot commit meanwhile)."),
         ("ENFACE_INDEX_MEMORY_BUDGET", "0 (no limit)", "Bytes of tenant shards kept in memory (suffixes K, M, G allowed). Past it, the least recently used tenants' shards are dropped; their searches are answered exactly by pgvector while the shard loads again."),
         ("ENFACE_MODELS_DIR", "models/weights", "Where `models/fetch` put the face model's weights; without them, photos get 503 `extractor_unavailable`."),
         ("ENFACE_IMAGE_WORKERS", "(CPU cores)", "Face engines (one thread and about 62 MB each, loaded on first use): photos analysed at once."),
@@ -86,6 +95,8 @@ public struct EnfaceConfiguration: Sendable {
         let values = StrictReader(reader: reader)
         httpHost = values.string("ENFACE_HTTP_HOST") ?? "127.0.0.1"
         httpPort = try values.int("ENFACE_HTTP_PORT", in: 0...65535) ?? 8080
+        httpIdleTimeout = .seconds(try values.int("ENFACE_HTTP_IDLE_TIMEOUT_SECONDS", in: 1...3_600) ?? 30)
+        anonymousPerMinute = try values.int("ENFACE_HTTP_ANONYMOUS_PER_MINUTE", in: 1...1_000_000) ?? 300
         dataDirectory = URL(fileURLWithPath: values.string("ENFACE_DATA_DIR") ?? ".data").standardizedFileURL
         databasePoolSize = try values.int("ENFACE_DATABASE_POOL_SIZE", in: 1...1000) ?? 20
         migrateOnStart = try values.bool("ENFACE_MIGRATE_ON_START") ?? true
@@ -101,16 +112,21 @@ public struct EnfaceConfiguration: Sendable {
         maxBodyBytes = try values.int("ENFACE_HTTP_MAX_BODY_BYTES", in: 1_024...(1 << 30)) ?? (1 << 20)
         usageFlushInterval = .seconds(try values.int("ENFACE_USAGE_FLUSH_SECONDS", in: 1...3_600) ?? 5)
         purgeInterval = .seconds(try values.int("ENFACE_PURGE_INTERVAL_SECONDS", in: 1...86_400) ?? 3_600)
+        credentialStaleLimit = .seconds(try values.int("ENFACE_CREDENTIAL_STALE_SECONDS", in: 0...86_400) ?? 300)
         indexMemoryBudget = try Self.bytes(values.string("ENFACE_INDEX_MEMORY_BUDGET"), variable: "ENFACE_INDEX_MEMORY_BUDGET") ?? 0
         modelsDirectory = URL(fileURLWithPath: values.string("ENFACE_MODELS_DIR") ?? "models/weights").standardizedFileURL
         imageWorkers = try values.int("ENFACE_IMAGE_WORKERS", in: 1...256) ?? ProcessInfo.processInfo.activeProcessorCount
         imageQueue = try values.int("ENFACE_IMAGE_QUEUE", in: 0...100_000) ?? 32
         imageMaxPixels = try values.int("ENFACE_IMAGE_MAX_PIXELS", in: 10_000...1_000_000_000) ?? 40_000_000
 
-        if let ownerURL = values.string("ENFACE_DATABASE_URL", isSecret: true) {
+        let (ownerURL, appURL, adminURL) = (
+            values.string("ENFACE_DATABASE_URL", isSecret: true), values.string("ENFACE_DATABASE_APP_URL", isSecret: true),
+            values.string("ENFACE_DATABASE_ADMIN_URL", isSecret: true)
+        )
+        if ownerURL != nil || appURL != nil || adminURL != nil {
             func endpoint(_ variable: String, _ text: String?) throws(ConfigurationError) -> DatabaseEndpoint {
                 guard let text else {
-                    throw .invalid(variable: variable, reason: "required when ENFACE_DATABASE_URL is set")
+                    throw .invalid(variable: variable, reason: "required for an external database")
                 }
                 do {
                     return try DatabaseEndpoint(url: text)
@@ -118,10 +134,16 @@ public struct EnfaceConfiguration: Sendable {
                     throw .invalid(variable: variable, reason: error.description)
                 }
             }
+            // A serving node needs no owner's credentials: migrations run as a separate step.
+            if ownerURL == nil, migrateOnStart {
+                throw .invalid(
+                    variable: "ENFACE_DATABASE_URL",
+                    reason: "required to migrate on start; run `enface migrate` with it, then serve with ENFACE_MIGRATE_ON_START=false")
+            }
             database = .external(
-                owner: try endpoint("ENFACE_DATABASE_URL", ownerURL),
-                app: try endpoint("ENFACE_DATABASE_APP_URL", values.string("ENFACE_DATABASE_APP_URL", isSecret: true)),
-                admin: try endpoint("ENFACE_DATABASE_ADMIN_URL", values.string("ENFACE_DATABASE_ADMIN_URL", isSecret: true)))
+                owner: try ownerURL.map { url throws(ConfigurationError) in try endpoint("ENFACE_DATABASE_URL", url) },
+                app: try endpoint("ENFACE_DATABASE_APP_URL", appURL),
+                admin: try endpoint("ENFACE_DATABASE_ADMIN_URL", adminURL))
         } else {
             database = .embedded(
                 EmbeddedPostgres(

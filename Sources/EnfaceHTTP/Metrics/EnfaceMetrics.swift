@@ -1,6 +1,8 @@
 // Prometheus metrics of one application: its own registry (no global bootstrap), labels kept
 // to a bounded set so a flood of tenants or paths cannot explode the series count.
 
+import CProcessMemory
+import Foundation
 import Prometheus
 import Synchronization
 
@@ -69,7 +71,33 @@ public final class EnfaceMetrics: Sendable {
         }
     }
 
-    public func render() -> String { registry.emitToString() }
+    /// `enface_process_heap_bytes` (bytes the allocator has handed out and not got back) and
+    /// `enface_process_resident_bytes` (the process's resident set), read at each scrape. The
+    /// heap is what grows when something leaks; resident memory also holds what the allocator
+    /// keeps for reuse.
+    func sampleProcess() {
+        registry.makeGauge(
+            descriptor: MetricNameDescriptor(
+                namespace: "enface", subsystem: "process", metricName: "heap", unitName: "bytes",
+                helpText: "Heap bytes in use (malloc's arenas and mapped blocks)."),
+            labels: []
+        ).set(Double(enface_heap_bytes()))
+        if let statm = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8),
+           let pages = statm.split(separator: " ").dropFirst().first.flatMap({ Int($0) })
+        {
+            registry.makeGauge(
+                descriptor: MetricNameDescriptor(
+                    namespace: "enface", subsystem: "process", metricName: "resident", unitName: "bytes",
+                    helpText: "Resident memory of the process."),
+                labels: []
+            ).set(Double(pages * Int(sysconf(Int32(_SC_PAGESIZE)))))
+        }
+    }
+
+    public func render() -> String {
+        sampleProcess()
+        return registry.emitToString()
+    }
 
     private func label(_ tenant: String?) -> String {
         guard let tenant else { return "none" }

@@ -36,6 +36,14 @@ struct RequestIDMiddleware: RouterMiddleware {
         id.count >= 32 ? id : String(repeating: "0", count: 32 - id.count) + id
     }
 
+    /// A fresh id for an answer given before any request was parsed (32 hex digits).
+    static func generated() -> String {
+        (0..<2).map { _ in
+            let hex = String(UInt64.random(in: .min ... .max), radix: 16)
+            return String(repeating: "0", count: 16 - hex.count) + hex
+        }.joined()
+    }
+
     static func isAcceptable(_ id: String) -> Bool {
         (1...128).contains(id.utf8.count)
             && id.utf8.allSatisfy { byte in

@@ -4,6 +4,7 @@ import FaceService
 import Foundation
 import HTTPTypes
 import Hummingbird
+import Logging
 import Tenancy
 
 /// Authenticates the credential (`X-API-Key`, or `Authorization: Bearer` with a key or a JWT),
@@ -14,14 +15,24 @@ struct TenantAuthMiddleware: RouterMiddleware {
 
     let authenticator: Authenticator
     let rateLimiter: RateLimiter<UUID>
+    let anonymous: AnonymousLimit
     let usage: UsageMeter
     let metrics: EnfaceMetrics
     /// With `acme.tenants.example.com` the suffix is `tenants.example.com`.
     let hostSuffix: String?
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        guard let credential = Self.credential(request) else {
+        let host = Self.host(request)
+        if hostSuffix != nil, host == nil { throw RequestError.hostRequired }
+        let credential = Self.credential(request)
+        // An address that keeps failing is refused before its guess costs a key lookup; a key this
+        // node already holds as valid (a neighbour behind the same address) still passes.
+        if !anonymous.allows(context), credential.map(authenticator.isKnownValid) != true {
+            throw AnonymousLimit.refusal
+        }
+        guard let credential else {
             metrics.authFailure(plane: "data", reason: AuthenticationFailure.missingCredential.rawValue)
+            anonymous.charge(context)
             throw AuthenticationFailure.missingCredential
         }
         let tenant: TenantContext
@@ -29,13 +40,13 @@ struct TenantAuthMiddleware: RouterMiddleware {
             tenant = try await authenticator.authenticate(credential)
         } catch let failure as AuthenticationFailure {
             metrics.authFailure(plane: "data", reason: failure.rawValue)
+            context.logger.info("credential refused", metadata: ["reason": "\(failure.rawValue)"])
+            anonymous.charge(context)
             throw failure
         }
         context.notes.noteTenant(slug: tenant.tenant.slug, id: tenant.tenantID.uuidString.lowercased())
 
-        if let hostSuffix, let host = Self.host(request), let slug = Self.tenantSlug(host: host, suffix: hostSuffix),
-           slug != tenant.tenant.slug
-        {
+        if let hostSuffix, let host, let slug = Self.tenantSlug(host: host, suffix: hostSuffix), slug != tenant.tenant.slug {
             await authenticator.recordCrossTenantAttempt(tenant, requestedHost: host)
             throw AccessDenied.hostMismatch
         }
@@ -70,6 +81,15 @@ struct TenantAuthMiddleware: RouterMiddleware {
         return response
     }
 
+    /// The allowed origins of the tenant the request's host names (`acme.<suffix>`), for a
+    /// preflight, which carries no credential; nil when the host names no tenant.
+    func hostTenantOrigins(_ request: Request) async -> [String]? {
+        guard let hostSuffix, let host = Self.host(request), let slug = Self.tenantSlug(host: host, suffix: hostSuffix) else {
+            return nil
+        }
+        return (try? await authenticator.tenant(slug: slug))??.settings.allowedOrigins ?? []
+    }
+
     /// `X-API-Key` first, then `Authorization: Bearer`.
     static func credential(_ request: Request) -> String? {
         if let key = request.headers[.apiKey], !key.isEmpty { return key }
@@ -80,17 +100,33 @@ struct TenantAuthMiddleware: RouterMiddleware {
         return token.isEmpty ? nil : token
     }
 
+    /// The request's host as DNS compares names: without its port, in lower case, without the
+    /// trailing dot of a fully qualified name (`Victim.Tenants.Example.com.:443` is
+    /// `victim.tenants.example.com`). Nil when the request names none.
     static func host(_ request: Request) -> String? {
-        request.head.authority.map { host in
-            String(host.split(separator: ":").first ?? "").lowercased()
+        guard let authority = request.head.authority, !authority.isEmpty else { return nil }
+        return normalizedHost(authority)
+    }
+
+    static func normalizedHost(_ authority: String) -> String? {
+        var host = Substring(authority)
+        if host.hasPrefix("[") {
+            // An IPv6 literal: what is inside the brackets, never a tenant's name.
+            guard let end = host.firstIndex(of: "]") else { return nil }
+            host = host[host.index(after: host.startIndex)..<end]
+        } else if let colon = host.lastIndex(of: ":") {
+            host = host[..<colon]
         }
+        while host.hasSuffix(".") { host = host.dropLast() }
+        let normalized = host.lowercased()
+        return normalized.isEmpty ? nil : normalized
     }
 
     /// `acme` for `acme.<suffix>`; nil for any other host (direct addresses are not bound).
     static func tenantSlug(host: String, suffix: String) -> String? {
-        let suffix = "." + suffix.lowercased().trimmingCharacters(in: CharacterSet(charactersIn: "."))
-        guard host.hasSuffix(suffix) else { return nil }
-        let slug = String(host.dropLast(suffix.count))
+        guard let suffix = normalizedHost(suffix) else { return nil }
+        guard host.hasSuffix("." + suffix) else { return nil }
+        let slug = String(host.dropLast(suffix.count + 1))
         return slug.isEmpty || slug.contains(".") ? nil : slug
     }
 

@@ -3,6 +3,7 @@
 import FaceService
 import HTTPTypes
 import Hummingbird
+import Storage
 import Tenancy
 import WireFormats
 
@@ -106,6 +107,8 @@ enum RequestError: Error, ProblemConvertible {
     case malformedForm
     case payloadTooLarge(limit: Int)
     case invalidQuery(FieldError)
+    /// Tenants are bound to host names here, and the request names no host.
+    case hostRequired
 
     var problem: Problem {
         switch self {
@@ -131,6 +134,20 @@ enum RequestError: Error, ProblemConvertible {
         case .payloadTooLarge(let limit):
             Problem(.contentTooLarge, code: "payload_too_large", title: "Request body too large", detail: "The limit is \(limit) bytes.")
         case .invalidQuery(let error): .invalid(ValidationFailure([error]))
+        case .hostRequired:
+            Problem(
+                .badRequest, code: "host_required", title: "Host required",
+                detail: "This server binds tenants to host names: send the Host header.")
         }
+    }
+}
+
+extension DatabaseUnavailable: ProblemConvertible {
+    /// The work could not be done now. Searches and verifies of tenants in memory never come here:
+    /// they need no database.
+    var problem: Problem {
+        Problem(
+            .serviceUnavailable, code: "database_unavailable", title: "Database unavailable",
+            detail: "The database cannot be reached; nothing was changed. Retry shortly.", headers: [.retryAfter: "2"])
     }
 }

@@ -54,16 +54,25 @@ public struct Problem: Error, Sendable, Equatable {
     }
 
     func response(requestID: String) -> Response {
+        Response(status: status, headers: responseHeaders, body: .init(byteBuffer: body(requestID: requestID)))
+    }
+
+    /// The problem as JSON, naming the request it answers.
+    func body(requestID: String) -> ByteBuffer {
         let body = Body(
             type: "https://enface.dev/problems/\(code.replacingOccurrences(of: "_", with: "-"))",
             title: title, status: Int(status.code), detail: detail, code: code, requestId: requestID, errors: errors, faces: faces)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        let data = (try? encoder.encode(body)) ?? Data()
+        return ByteBuffer(bytes: (try? encoder.encode(body)) ?? Data())
+    }
+
+    /// `headers` and the problem's media type; never cached.
+    var responseHeaders: HTTPFields {
         var headers = headers
         headers[.contentType] = Self.mediaType
         headers[.cacheControl] = "no-store"
-        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
+        return headers
     }
 }
 

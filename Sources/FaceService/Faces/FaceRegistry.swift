@@ -31,49 +31,28 @@ public final class FaceRegistry: Sendable {
     }
 
     let app: PostgresPool
-    let index: FaceIndex
-    let masterKey: MasterKey
+    let keys: TenantKeys
+    let shards: ShardCache
+    let notices: ChangeNotices
     let models: ModelCatalog
     let usage: UsageMeter
     let audit: AuditTrail
     let logger: Logger
-    let loads = ShardLoads()
-    /// Each tenant's unwrapped key and its template rotation, derived once: the rotation's HKDF
-    /// and sign vectors would otherwise be recomputed on every search.
-    private let tenantSecrets = Mutex<[UUID: TenantSecrets]>([:])
-
-    struct TenantSecrets {
-        let key: TenantKey
-        let rotation: TemplateRotation
-    }
-    /// Per loaded tenant: the last announced change applied, and what was removed since the
-    /// load (so a change arriving late, from this node or another, cannot bring a face back).
-    private let syncs = Mutex<[UUID: Sync]>([:])
-
-    struct Sync {
-        var tenant: Tenant
-        var lastChange: Int64
-        var removedFaces: Set<UUID> = []
-        var removedPersons: [String: Int64] = [:]
-    }
 
     /// Where a search was answered: the tenant's shard, or pgvector while the shard loads.
     public enum Source: String, Sendable { case memory, database }
 
-    let memoryBudget: Int
-    private let lastUsed = Mutex<[UUID: ContinuousClock.Instant]>([:])
-
     public init(
-        app: PostgresPool, index: FaceIndex, masterKey: MasterKey, models: ModelCatalog, usage: UsageMeter,
+        app: PostgresPool, masterKey: MasterKey, notices: ChangeNotices, models: ModelCatalog, usage: UsageMeter,
         audit: AuditTrail, memoryBudget: Int = 0, logger: Logger
     ) {
-        self.audit = audit
-        self.memoryBudget = memoryBudget
         self.app = app
-        self.index = index
-        self.masterKey = masterKey
+        self.keys = TenantKeys(app: app, masterKey: masterKey, models: models)
+        self.shards = ShardCache(memoryBudget: memoryBudget, logger: logger)
+        self.notices = notices
         self.models = models
         self.usage = usage
+        self.audit = audit
         self.logger = logger
     }
 
@@ -83,9 +62,7 @@ public final class FaceRegistry: Sendable {
     }
 
     /// The model's dimension for this tenant.
-    public func dimension(_ tenant: Tenant) -> Int {
-        models.model(tenant.model)?.dimension ?? 512
-    }
+    public func dimension(_ tenant: Tenant) -> Int { keys.dimension(tenant) }
 
     /// A probe checked against the tenant's model and scaled to unit length.
     public func probe(_ values: [Float], tenant: Tenant) throws(FaceError) -> [Float] {
@@ -107,14 +84,13 @@ public final class FaceRegistry: Sendable {
     public func enroll(person personID: String, embedding: [Float], context: TenantContext) async throws -> Enrolled {
         let tenant = context.tenant
         let template = try probe(embedding, tenant: tenant)
-        let secrets = try await secrets(tenant)
+        let secrets = try await keys.secrets(tenant)
         let tenantKey = secrets.key
         let rotated = secrets.rotation.apply(template)
         let faceID = UUID()
-        let count: Int
-        var change: FaceChange?
+        let (count, change): (Int, FaceRepository.LoggedChange)
         do {
-            count = try await app.withTenant(tenant.id) { transaction in
+            (count, change) = try await app.withTenant(tenant.id) { transaction in
                 let wrapped = try await FaceRepository.person(
                     personID, creatingWith: try tenantKey.wrap(PersonKey.generate(), tenantID: tenant.id, personID: personID),
                     in: transaction)
@@ -128,9 +104,9 @@ public final class FaceRegistry: Sendable {
                 let reserved = try await FaceRepository.reserveFace(
                     person: personID, maxFacesPerPerson: tenant.settings.maxFacesPerPerson, maxFaces: tenant.quotas.maxFaces,
                     in: transaction)
-                change = FaceChange(tenant: tenant.id, number: reserved.change, operation: .add, face: faceID, person: personID)
-                try await FaceRepository.announce(change!.payload, in: transaction)
-                return reserved.faceCount
+                let change = FaceRepository.LoggedChange(seq: reserved.change, operation: .add, face: faceID, person: personID)
+                try await record(change, in: transaction)
+                return (reserved.faceCount, change)
             }
         } catch FaceRepository.Refusal.maxFacesPerPerson(let limit) {
             throw FaceError.maxFacesPerPerson(limit)
@@ -138,7 +114,7 @@ public final class FaceRegistry: Sendable {
             throw FaceError.faceQuotaExceeded(limit)
         }
         // Committed: now the shard, if it is in memory or on its way there.
-        await apply(change!, embedding: rotated, announced: false)
+        await applyOwn(change, template: rotated, tenant: tenant.id)
         usage.count(UsageCounts(enrolls: 1), tenant: tenant.id)
         return Enrolled(faceID: faceID, personID: personID, faceCount: count)
     }
@@ -149,42 +125,48 @@ public final class FaceRegistry: Sendable {
     /// the id exists somewhere).
     public func deleteFace(_ faceID: UUID, context: TenantContext) async throws {
         let tenantID = context.tenantID
-        let outcome = try await app.withTenant(tenantID) { transaction -> (change: FaceChange?, foreign: Bool) in
+        let outcome = try await app.withTenant(tenantID) { transaction -> (change: FaceRepository.LoggedChange?, foreign: Bool) in
             guard let deleted = try await FaceRepository.deleteFace(faceID, in: transaction) else {
                 return (nil, try await FaceRepository.heldByAnotherTenant(faceID, in: transaction))
             }
-            let change = FaceChange(tenant: tenantID, number: deleted.change, operation: .remove, face: faceID, person: deleted.person)
-            try await FaceRepository.announce(change.payload, in: transaction)
+            let change = FaceRepository.LoggedChange(seq: deleted.change, operation: .remove, face: faceID, person: deleted.person)
+            try await record(change, in: transaction)
             return (change, false)
         }
         guard let change = outcome.change else {
             if outcome.foreign { recordForeignFace(faceID, context: context) }
             throw FaceError.faceNotFound
         }
-        await apply(change, embedding: nil, announced: false)
+        await applyOwn(change, template: nil, tenant: tenantID)
     }
 
-    /// Writes the probe's record in the background, so that answering it takes no longer than
-    /// answering for a face that exists nowhere.
+    /// Queues the probe's record (written by the trail's service), so that answering it takes no
+    /// longer than answering for a face that exists nowhere.
     func recordForeignFace(_ faceID: UUID, context: TenantContext) {
         let event = AuditEvent(
             tenantID: AuditEvent.platform, actor: context.actor, action: "access.foreign_face", outcome: .denied,
             detail: ["tenant": .string(context.tenantID.uuidString.lowercased()), "faceId": .string(faceID.uuidString.lowercased())])
-        Task { [audit, app] in await audit.recordRefusal(event, pool: app) }
+        audit.recordRefusal(event)
     }
 
     /// Deletes the person, its faces and its wrapped key: its sealed templates can never be
     /// opened again.
     public func deletePerson(_ personID: String, context: TenantContext) async throws {
         let tenantID = context.tenantID
-        let change = try await app.withTenant(tenantID) { transaction -> FaceChange? in
+        let change = try await app.withTenant(tenantID) { transaction -> FaceRepository.LoggedChange? in
             guard let number = try await FaceRepository.deletePerson(personID, in: transaction) else { return nil }
-            let change = FaceChange(tenant: tenantID, number: number, operation: .removePerson, face: nil, person: personID)
-            try await FaceRepository.announce(change.payload, in: transaction)
+            let change = FaceRepository.LoggedChange(seq: number, operation: .removePerson, face: nil, person: personID)
+            try await record(change, in: transaction)
             return change
         }
         guard let change else { throw FaceError.personNotFound }
-        await apply(change, embedding: nil, announced: false)
+        await applyOwn(change, template: nil, tenant: tenantID)
+    }
+
+    /// Logs a change and announces it, in the transaction that makes it.
+    private func record(_ change: FaceRepository.LoggedChange, in transaction: TenantTransaction) async throws {
+        try await FaceRepository.log(change, in: transaction)
+        try await notices.announce(.faces, in: transaction)
     }
 
     // MARK: Reading
@@ -242,23 +224,10 @@ public final class FaceRegistry: Sendable {
     /// request is answered by pgvector meanwhile. Nil when the shard is there (or must be
     /// waited for: without searchable templates the database cannot compare).
     func coldRotation(_ tenant: Tenant) async throws -> TemplateRotation? {
-        guard memoryBudget > 0, index.shard(for: tenant.id) == nil, tenant.settings.searchableTemplates else { return nil }
-        let rotation = try await secrets(tenant).rotation
+        guard shards.memoryBudget > 0, !shards.isLoaded(tenant.id), tenant.settings.searchableTemplates else { return nil }
+        let rotation = try await keys.secrets(tenant).rotation
         Task { _ = try? await self.shard(for: tenant) }
         return rotation
-    }
-
-    /// Drops the least recently used shards, never `keeping`, until the index fits the budget.
-    func enforceBudget(keeping tenant: UUID) {
-        guard memoryBudget > 0 else { return }
-        while index.memoryBytes > memoryBudget {
-            let victim = lastUsed.withLock { used in
-                used.filter { $0.key != tenant && index.shard(for: $0.key) != nil }.min { $0.value < $1.value }?.key
-            }
-            guard let victim else { return }
-            lastUsed.withLock { _ = $0.removeValue(forKey: victim) }
-            drop(victim, why: "memory budget")
-        }
     }
 
     /// Two probes against each other; nothing is stored or searched.
@@ -272,166 +241,108 @@ public final class FaceRegistry: Sendable {
         return Comparison(match: score >= threshold, score: Float(score), threshold: threshold)
     }
 
-    // MARK: Coherence
+    // MARK: Shards
 
-    /// Applies a committed change to the tenant's shard, if this node holds it. `announced`
-    /// changes come from the listener, in commit order: one that skips a number means some were
-    /// missed, and the shard is dropped to load afresh. This node's own writes apply at once.
-    func apply(_ change: FaceChange, embedding: [Float]?, announced: Bool) async {
-        guard let shard = await loads.loadedOrLoading(change.t, in: index) else { return }
-        if announced {
-            let last = syncs.withLock { $0[change.t]?.lastChange }
-            guard let last, change.s > last else { return }
-            if change.s > last + 1 {
-                drop(change.t, why: "missed changes \(last + 1)…\(change.s - 1)")
-                return
-            }
-        }
-        var vector = embedding
-        if change.op == .add, vector == nil, let face = change.f {
-            vector = try? await rotatedTemplate(face, tenant: change.t)
-        }
-        syncs.withLock { syncs in
-            guard var sync = syncs[change.t] else { return }
-            switch change.op {
-            case .add:
-                if let face = change.f, let vector, !sync.removedFaces.contains(face),
-                   (sync.removedPersons[change.p] ?? -1) < change.s
-                {
-                    try? shard.add(face: face, person: change.p, embedding: vector)
-                }
-            case .remove:
-                if let face = change.f {
-                    _ = shard.remove(face: face)
-                    sync.removedFaces.insert(face)
-                }
-            case .removePerson:
-                _ = shard.remove(person: change.p)
-                sync.removedPersons[change.p] = max(change.s, sync.removedPersons[change.p] ?? -1)
-            }
-            if announced { sync.lastChange = change.s }
-            syncs[change.t] = sync
-        }
+    /// A change this node committed reaches the tenant's shard before the request is answered,
+    /// if the shard is in memory or loading (else the next load reads it).
+    func applyOwn(_ change: FaceRepository.LoggedChange, template: [Float]?, tenant: UUID) async {
+        await shards.feed(for: tenant)?.own(change, template: template)
     }
 
-    /// After the listener (re)subscribes: a tenant whose counter moved past what this node
-    /// applied is dropped, to load afresh on its next search.
-    func reconcile() async {
-        for (tenant, last) in syncs.withLock({ $0.map { ($0.key, $0.value.lastChange) } }) {
-            let current = try? await app.withTenant(tenant) { try await FaceRepository.changeNumber(in: $0) }
-            if let current, current != last { drop(tenant, why: "counter at \(current), applied \(last)") }
-        }
-    }
-
-    func drop(_ tenant: UUID, why: String) {
-        syncs.withLock { _ = $0.removeValue(forKey: tenant) }
-        _ = index.evict(tenant)
-        logger.notice("shard dropped to reload", metadata: ["tenant": "\(tenant)", "why": "\(why)"])
-    }
-
-    /// A face's rotated template, from the database, or nil when it is gone.
-    func rotatedTemplate(_ faceID: UUID, tenant tenantID: UUID) async throws -> [Float]? {
-        guard let tenant = syncs.withLock({ $0[tenantID]?.tenant }) else { return nil }
-        guard let face = try await app.withTenant(tenantID, { try await FaceRepository.storedFace(faceID, in: $0) }) else {
-            return nil
-        }
-        if let template = face.template { return template }
-        let secrets = try await secrets(tenant)
-        let personKey = try secrets.key.unwrapPersonKey(face.wrappedPersonKey, tenantID: tenantID, personID: face.personID)
-        let template = try personKey.open(face.sealed, tenantID: tenantID, faceID: faceID, model: tenant.model)
-        return secrets.rotation.apply(template)
-    }
-
-    // MARK: Keys and shards
-
-    func secrets(_ tenant: Tenant) async throws -> TenantSecrets {
-        if let secrets = tenantSecrets.withLock({ $0[tenant.id] }) { return secrets }
-        guard let wrapped = try await app.withTenant(tenant.id, {
-            try await TenantRepository.wrappedKey(of: tenant.id, on: $0.connection, logger: $0.logger)
-        }) else { throw FaceError.tenantKeyUnavailable }
-        let key: TenantKey
-        do { key = try masterKey.unwrapTenantKey(wrapped.key, tenantID: tenant.id) } catch { throw FaceError.tenantKeyUnavailable }
-        let secrets = TenantSecrets(key: key, rotation: key.rotation(dimension: dimension(tenant)))
-        tenantSecrets.withLock { $0[tenant.id] = secrets }
-        return secrets
-    }
-
-    /// The tenant's shard, loaded from the database on first use (one load however many ask).
+    /// The tenant's shard and its rotation, loaded from the database on first use. A shard made
+    /// under an older key version (the key was replaced) is loaded again.
     func shard(for tenant: Tenant) async throws -> (Shard, TemplateRotation) {
-        let secrets = try await secrets(tenant)
-        let rotation = secrets.rotation
-        // Loaded: straight from the index, without a hop through the loads actor, which every
-        // search of every tenant would otherwise queue on.
-        let shard: Shard
-        if let loaded = index.shard(for: tenant.id) {
-            shard = loaded
-        } else {
-            shard = try await loads.shard(tenant.id, in: index) {
-                try await self.load(tenant, key: secrets.key, rotation: rotation)
-            }
+        let secrets = try await keys.secrets(tenant)
+        let shard = try await shards.shard(for: tenant.id, keyVersion: secrets.version) {
+            try await self.load(tenant, secrets: secrets)
         }
-        if memoryBudget > 0 {
-            lastUsed.withLock { $0[tenant.id] = .now }
-            enforceBudget(keeping: tenant.id)
-        }
-        return (shard, rotation)
+        return (shard, secrets.rotation)
     }
 
-    func load(_ tenant: Tenant, key: TenantKey, rotation: TemplateRotation) async throws -> Shard {
+    func load(_ tenant: Tenant, secrets: TenantSecrets) async throws -> ShardFeed {
         let started = ContinuousClock.now
-        // The counter first, then the faces: changes committed in between are in the faces and
-        // are announced again after; applying them twice changes nothing.
-        let (number, stored) = try await app.withTenant(tenant.id) { transaction in
+        notices.remember(tenant.id)
+        // The counter and the faces at one moment: the feed goes on from exactly there.
+        let (number, stored) = try await app.withTenant(tenant.id, snapshot: true) { transaction in
             (try await FaceRepository.changeNumber(in: transaction), try await FaceRepository.allFaces(in: transaction))
         }
-        let shard = try Shard(dimension: rotation.outputDimension)
-        var faces: [Shard.Face] = []
-        faces.reserveCapacity(stored.count)
-        var personKeys: [String: PersonKey] = [:]
-        for face in stored {
-            if let template = face.template {
-                faces.append(Shard.Face(id: face.id, person: face.personID, embedding: template))
-                continue
-            }
-            // The tenant keeps no searchable templates: open the sealed one.
-            let personKey = try personKeys[face.personID]
-                ?? key.unwrapPersonKey(face.wrappedPersonKey, tenantID: tenant.id, personID: face.personID)
-            personKeys[face.personID] = personKey
-            let template = try personKey.open(face.sealed, tenantID: tenant.id, faceID: face.id, model: tenant.model)
-            faces.append(Shard.Face(id: face.id, person: face.personID, embedding: rotation.apply(template)))
-        }
-        try shard.add(contentsOf: faces)
-        syncs.withLock { $0[tenant.id] = Sync(tenant: tenant, lastChange: number) }
+        let shard = try Shard(dimension: secrets.rotation.outputDimension)
+        let faces = try rotated(stored, tenant: tenant, secrets: secrets)
+        try shard.add(contentsOf: faces.map { Shard.Face(id: $0.key, person: $0.value.person, embedding: $0.value.template) })
         let elapsed = ContinuousClock.now - started
         logger.info(
             "shard loaded",
             metadata: [
                 "tenant": "\(tenant.slug)", "faces": "\(faces.count)", "ms": "\(Int((elapsed / .milliseconds(1)).rounded()))",
             ])
-        return shard
+        return ShardFeed(
+            tenant: tenant.id, shard: shard, keyVersion: secrets.version, applied: number,
+            source: changeSource(tenant, secrets: secrets), logger: logger
+        ) { [shards] feed, why in
+            Task { await shards.drop(tenant.id, feed: feed, why: why) }
+        }
+    }
+
+    /// Where the tenant's feed reads its log and the templates of added faces.
+    func changeSource(_ tenant: Tenant, secrets: TenantSecrets) -> ChangeSource {
+        ChangeSource(
+            changes: { [app] after, limit in
+                try await app.withTenant(tenant.id, snapshot: true) { transaction in
+                    (try await FaceRepository.changeNumber(in: transaction),
+                     try await FaceRepository.changes(after: after, limit: limit, in: transaction))
+                }
+            },
+            templates: { [app] faces in
+                let stored = try await app.withTenant(tenant.id) { try await FaceRepository.storedFaces(faces, in: $0) }
+                return try self.rotated(stored, tenant: tenant, secrets: secrets).mapValues(\.template)
+            })
+    }
+
+    /// Stored faces as the shard holds them: the rotated template, kept or opened from the sealed
+    /// one. A template of another length than the model's (a forged or foreign row) is skipped.
+    func rotated(
+        _ stored: [FaceRepository.StoredFace], tenant: Tenant, secrets: TenantSecrets
+    ) throws -> [UUID: (person: String, template: [Float])] {
+        var faces: [UUID: (person: String, template: [Float])] = [:]
+        var personKeys: [String: PersonKey] = [:]
+        for face in stored {
+            if let template = face.template {
+                guard template.count == secrets.rotation.outputDimension else { continue }
+                faces[face.id] = (face.personID, template)
+                continue
+            }
+            // The tenant keeps no searchable templates: open the sealed one.
+            let personKey = try personKeys[face.personID]
+                ?? secrets.key.unwrapPersonKey(face.wrappedPersonKey, tenantID: tenant.id, personID: face.personID)
+            personKeys[face.personID] = personKey
+            let template = try personKey.open(face.sealed, tenantID: tenant.id, faceID: face.id, model: tenant.model)
+            guard template.count == secrets.rotation.dimension else { continue }
+            faces[face.id] = (face.personID, secrets.rotation.apply(template))
+        }
+        return faces
     }
 }
 
-/// One load per tenant at a time; writers that arrive during a load wait for it, then apply
-/// their change to the loaded shard (see `FaceRegistry.enroll`).
-actor ShardLoads {
-    private var inFlight: [UUID: Task<Shard, any Error>] = [:]
-
-    func shard(_ tenant: UUID, in index: FaceIndex, load: @Sendable @escaping () async throws -> Shard) async throws -> Shard {
-        if let shard = index.shard(for: tenant) { return shard }
-        if let task = inFlight[tenant] { return try await task.value }
-        let task = Task { try await load() }
-        inFlight[tenant] = task
-        defer { inFlight[tenant] = nil }
-        let shard = try await task.value
-        index.install(shard, for: tenant)
-        return shard
+extension FaceRegistry: ChangeSubscriber {
+    public func tenantChanged(_ tenant: UUID?, kind: ChangeNotices.Kind) async {
+        guard let tenant else { return }
+        switch kind {
+        case .faces:
+            await shards.loadedFeed(for: tenant)?.wake()
+        case .tenant:
+            // Deleted, purged or re-keyed: what this node holds of it may be gone. A key of a
+            // newer version is read again on next use anyway; a tenant that is gone is dropped.
+            guard shards.isLoaded(tenant) || keys.holds(tenant) else { return }
+            let current = try? await app.withTenant(tenant) {
+                try await TenantRepository.find(tenant, on: $0.connection, logger: $0.logger)
+            }
+            if let current, current.status != .deleted { return }
+            keys.forget(tenant)
+            await shards.drop(tenant, why: "the tenant is deleted")
+        }
     }
 
-    /// The shard if it is in memory, or once the load under way ends; nil when neither.
-    func loadedOrLoading(_ tenant: UUID, in index: FaceIndex) async -> Shard? {
-        if let shard = index.shard(for: tenant) { return shard }
-        guard let task = inFlight[tenant] else { return nil }
-        return try? await task.value
+    public func resubscribed() async {
+        for feed in await shards.allFeeds() { await feed.wake() }
     }
 }

@@ -3,6 +3,7 @@
 import Foundation
 import Logging
 import PostgresNIO
+import ServiceLifecycle
 import Storage
 import Synchronization
 import TemplateProtection
@@ -14,12 +15,26 @@ public final class AuditTrail: Sendable {
     private let masterKey: MasterKey?
     /// The chain, once its key was read (it never changes: rotating the master key re-wraps it).
     private let loaded: Mutex<AuditChain?>
-    private let sampler = RateLimiter<UUID>()
-    private let suppressed = Mutex<[UUID: Int]>([:])
+    /// Refusals sampled per tenant and action, so a flood of one kind cannot silence another;
+    /// anonymous ones (no credential that names a tenant) have budgets of their own.
+    private let sampler = RateLimiter<SampledRefusal>()
+    /// Refusals not written, by tenant and action, since the last summary.
+    private let dropped = Mutex<[SampledRefusal: Int]>([:])
+    /// Refusals waiting to be written.
+    private let refusals = AsyncStream<AuditEvent>.makeStream(bufferingPolicy: .bufferingNewest(10_000))
+    private let logger = Logger(label: "enface.audit")
 
-    /// Refusals recorded per tenant per minute at most; the rest are counted, and the count
-    /// rides on the next one recorded.
+    struct SampledRefusal: Hashable, Sendable {
+        var tenant: UUID
+        var action: String
+        var anonymous: Bool
+    }
+
+    /// Refusals of one action recorded per tenant per minute at most; the rest are counted, and
+    /// the counts written once a minute (`audit.refusals_dropped`).
     public static let refusalsPerMinute = 30
+    /// Attempts on other tenants' data are never sampled away: each one is recorded.
+    public static let neverDropped: Set = ["access.foreign_face", "access.cross_tenant", "access.foreign_jwt"]
 
     /// A trail whose chain key is stored in `platform_keys`, wrapped by `masterKey`; the first
     /// node to need it stores it.
@@ -63,23 +78,78 @@ public final class AuditTrail: Sendable {
             event, chain: try await chain(on: transaction.connection, logger: transaction.logger), in: transaction)
     }
 
-    /// Records a refusal (bad credential, cross-tenant attempt) in its own transaction, unless
-    /// this tenant's refusals are already flooding in.
-    public func recordRefusal(_ event: AuditEvent, pool: PostgresPool) async {
-        guard sampler.acquire(event.tenantID, limit: Self.refusalsPerMinute).allowed else {
-            suppressed.withLock { $0[event.tenantID, default: 0] += 1 }
-            return
+    /// Records a refusal (bad credential, cross-tenant attempt), unless refusals of its tenant and
+    /// action are already flooding in (`always`: never sampled). Queued and written by `run`, in
+    /// a transaction of its own, so a refusal is answered as fast whether or not the database
+    /// can take its record; a full queue keeps the newest.
+    public func recordRefusal(_ event: AuditEvent, always: Bool = false) {
+        if !always && !Self.neverDropped.contains(event.action) {
+            let key = SampledRefusal(tenant: event.tenantID, action: event.action, anonymous: event.actor == "anonymous")
+            guard sampler.acquire(key, limit: Self.refusalsPerMinute).allowed else {
+                dropped.withLock { $0[key, default: 0] += 1 }
+                return
+            }
         }
-        var event = event
-        let skipped = suppressed.withLock { $0.removeValue(forKey: event.tenantID) ?? 0 }
-        if skipped > 0, case .object(var detail) = event.detail {
-            detail["suppressedSinceLast"] = .number(Double(skipped))
-            event.detail = .object(detail)
+        refusals.continuation.yield(event)
+    }
+
+    /// Writes queued refusals as they come, on `pool`, and once a minute how many were sampled
+    /// away. Runs in `enface serve`'s service group; at shutdown it writes what is queued.
+    public func run(pool: PostgresPool, summaryInterval: Duration = .seconds(60)) async {
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                for await event in self.refusals.stream {
+                    do {
+                        try await pool.withTenant(event.tenantID) { try await self.record(event, in: $0) }
+                    } catch {
+                        self.logger.warning("a refusal could not be recorded", metadata: ["action": "\(event.action)"])
+                    }
+                }
+            }
+            group.addTask {
+                while await pause(for: summaryInterval) {
+                    await self.summarizeDropped(pool: pool, window: summaryInterval)
+                }
+                await self.summarizeDropped(pool: pool, window: summaryInterval)
+                self.refusals.continuation.finish()
+            }
         }
-        let recorded = event
-        // A refusal is answered whether or not its record could be written.
-        _ = try? await pool.withTenant(recorded.tenantID) { transaction in
-            try await self.record(recorded, in: transaction)
+    }
+
+    /// Writes, per tenant, how many refusals of each action were not recorded since the last
+    /// summary, and starts counting again. Counts that cannot be written are kept for the next.
+    public func summarizeDropped(pool: PostgresPool, window: Duration) async {
+        let counts = dropped.withLock { dropped in
+            defer { dropped = [:] }
+            return dropped
         }
+        for (tenant, actions) in Dictionary(grouping: counts, by: \.key.tenant) {
+            var detail: [String: JSONValue] = ["windowSeconds": .number(Double(window.components.seconds))]
+            for (key, count) in actions {
+                detail[key.anonymous ? "anonymous \(key.action)" : key.action] = .number(Double(count))
+            }
+            let event = AuditEvent(
+                tenantID: tenant, actor: "system", action: "audit.refusals_dropped", outcome: .success, detail: .object(detail))
+            do {
+                try await pool.withTenant(tenant) { try await self.record(event, in: $0) }
+            } catch {
+                dropped.withLock { dropped in for (key, count) in actions { dropped[key, default: 0] += count } }
+            }
+        }
+    }
+}
+
+/// The audit trail's writer of refusals, as a service of `enface serve`.
+public struct AuditRefusals: Service {
+    let audit: AuditTrail
+    let pool: PostgresPool
+
+    public init(audit: AuditTrail, pool: PostgresPool) {
+        self.audit = audit
+        self.pool = pool
+    }
+
+    public func run() async {
+        await audit.run(pool: pool)
     }
 }

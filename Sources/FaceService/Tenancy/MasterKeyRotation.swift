@@ -57,7 +57,7 @@ public struct MasterKeyRotation: Sendable {
             SELECT count(*)::int FROM pg_stat_activity
              WHERE datname = current_database() AND usename = 'enface_app'
             """
-        ).collect().first!.decode(Int.self)
+        ).first?.decode(Int.self) ?? 0
     }
 
     public func rotate(from old: MasterKey, to new: MasterKey, force: Bool = false, by actor: String) async throws -> Report {

@@ -244,9 +244,13 @@ public struct Provisioner: Sendable {
         }
     }
 
+    /// Works as `tenant` inside the one transaction, and tells every node it changed.
     private func asTenant(
         _ tenant: UUID, on connection: PostgresConnection, _ body: (TenantTransaction) async throws -> Void
     ) async throws {
-        try await TenantTransaction.switching(to: tenant, on: connection, logger: administration.admin.logger, body)
+        try await TenantTransaction.switching(to: tenant, on: connection, logger: administration.admin.logger) { transaction in
+            try await body(transaction)
+            try await administration.notices.announce(.tenant, in: transaction)
+        }
     }
 }

@@ -15,12 +15,15 @@ public struct TenantAdministration: Sendable {
     let masterKey: MasterKey
     let models: ModelCatalog
     let audit: AuditTrail
+    /// Every change to a tenant tells every node, which forget what they cached of it.
+    let notices: ChangeNotices
 
-    public init(admin: PostgresPool, masterKey: MasterKey, models: ModelCatalog, audit: AuditTrail) {
+    public init(admin: PostgresPool, masterKey: MasterKey, models: ModelCatalog, audit: AuditTrail, notices: ChangeNotices) {
         self.admin = admin
         self.masterKey = masterKey
         self.models = models
         self.audit = audit
+        self.notices = notices
     }
 
     /// The actor string of an operator, as the audit trail records it.
@@ -180,6 +183,7 @@ public struct TenantAdministration: Sendable {
                 guard try await TenantRepository.purge(id, on: transaction.connection, logger: transaction.logger) else {
                     return false
                 }
+                try await notices.announce(.tenant, in: transaction)
                 try await audit.record(
                     AuditEvent(tenantID: id, actor: actor, action: "tenant.purge", target: id.uuidString.lowercased()),
                     in: transaction)
@@ -192,9 +196,12 @@ public struct TenantAdministration: Sendable {
 
     // MARK: Keys
 
-    /// A new key; `creatorScopes` bounds what it may grant (nil: an operator, who may grant all).
+    /// A new key; `creatorScopes` bounds what it may grant and `creatorExpiresAt` how long it may
+    /// live (nil for both: an operator, who may grant all, for as long as asked). A key made with
+    /// a credential that expires must expire no later: a short-lived key never mints a permanent one.
     public func createKey(
-        tenant id: UUID, _ request: JSONValue, creatorScopes: Set<Scope>?, by actor: String, pool: PostgresPool? = nil
+        tenant id: UUID, _ request: JSONValue, creatorScopes: Set<Scope>?, creatorExpiresAt: Date? = nil, by actor: String,
+        pool: PostgresPool? = nil
     ) async throws -> (key: APIKeyInfo, secret: APIKeySecret) {
         var reader = FieldReader(request, allowed: ["name", "scopes", "expiresAt"])
         let name = reader.string("name", required: true, lengths: 1...200)
@@ -220,6 +227,14 @@ public struct TenantAdministration: Sendable {
                 reader.fail("expiresAt", "invalid_value", "must be an RFC 3339 time in the future, before the year 10000")
             }
         }
+        if let creatorExpiresAt, reader.errors.allSatisfy({ $0.pointer != "/expiresAt" }) {
+            let limit = creatorExpiresAt.formatted(.iso8601)
+            if let expiresAt, expiresAt > creatorExpiresAt {
+                reader.fail("expiresAt", "out_of_range", "must be no later than \(limit), when the credential creating it expires")
+            } else if expiresAt == nil {
+                reader.fail("expiresAt", "required", "is required: the credential creating it expires at \(limit)")
+            }
+        }
         do { try reader.check() } catch { throw TenancyError.invalid(error) }
         if let creatorScopes {
             let beyond = scopes.subtracting(creatorScopes)
@@ -235,6 +250,7 @@ public struct TenantAdministration: Sendable {
             try await APIKeyRepository.insert(
                 id: info.id, name: info.name, secret: secret, scopes: scopes, expiresAt: expiresAt,
                 createdAt: info.createdAt, in: transaction)
+            try await notices.announce(.tenant, in: transaction)
             try await audit.record(
                 AuditEvent(
                     tenantID: id, actor: actor, action: "key.create", target: info.id.uuidString.lowercased(),
@@ -256,6 +272,7 @@ public struct TenantAdministration: Sendable {
             guard try await APIKeyRepository.revoke(key, at: AuditChain.timestamp(), in: transaction) else {
                 throw TenancyError.keyNotFound
             }
+            try await notices.announce(.tenant, in: transaction)
             try await audit.record(
                 AuditEvent(tenantID: id, actor: actor, action: "key.revoke", target: key.uuidString.lowercased()),
                 in: transaction)
@@ -325,6 +342,7 @@ public struct TenantAdministration: Sendable {
             let changed = try modify(tenant)
             guard changed != tenant else { return tenant }
             try await TenantRepository.update(changed, on: transaction.connection, logger: transaction.logger)
+            try await notices.announce(.tenant, in: transaction)
             try await audit.record(
                 AuditEvent(
                     tenantID: id, actor: actor, action: action, target: id.uuidString.lowercased(),
@@ -350,6 +368,7 @@ public struct TenantAdministration: Sendable {
             changed.status = to
             stamp(&changed, now)
             try await TenantRepository.update(changed, on: transaction.connection, logger: transaction.logger)
+            try await notices.announce(.tenant, in: transaction)
             var detail: [String: JSONValue] = ["from": .string(from.rawValue), "to": .string(to.rawValue)]
             if let reason = changed.suspendReason, to == .suspended { detail["reason"] = .string(reason) }
             if let also, case .object(let extra) = try await also(transaction, now) {

@@ -33,6 +33,7 @@ public struct TenantSelfService: Sendable {
             }
             guard changed != tenant else { return tenant }
             try await TenantRepository.updateSettings(changed, in: transaction)
+            try await administration.notices.announce(.tenant, in: transaction)
             try await audit.record(
                 AuditEvent(
                     tenantID: tenant.id, actor: context.actor, action: "tenant.settings.update",
@@ -52,7 +53,8 @@ public struct TenantSelfService: Sendable {
     /// A new key of this tenant, with at most the scopes of the credential creating it.
     public func createKey(_ request: JSONValue, context: TenantContext) async throws -> (key: APIKeyInfo, secret: APIKeySecret) {
         try await administration.createKey(
-            tenant: context.tenantID, request, creatorScopes: context.scopes, by: context.actor, pool: app)
+            tenant: context.tenantID, request, creatorScopes: context.scopes, creatorExpiresAt: context.expiresAt,
+            by: context.actor, pool: app)
     }
 
     public func revokeKey(_ key: UUID, context: TenantContext) async throws {

@@ -5,8 +5,8 @@ public enum DatabaseServer: Sendable {
     /// The wheel's PostgreSQL, run and bootstrapped by Enface itself.
     case embedded(EmbeddedPostgres)
     /// A server someone else runs, with pgvector ≥ 0.8 and the three roles created (README).
-    /// The owner endpoint is only needed to migrate.
-    case external(owner: DatabaseEndpoint, app: DatabaseEndpoint, admin: DatabaseEndpoint)
+    /// The owner endpoint is only needed to migrate: serving nodes run without it.
+    case external(owner: DatabaseEndpoint?, app: DatabaseEndpoint, admin: DatabaseEndpoint)
 
     public func endpoint(for role: DatabaseRole) throws -> DatabaseEndpoint {
         switch self {
@@ -14,7 +14,12 @@ public enum DatabaseServer: Sendable {
             return try postgres.endpoint(for: role)
         case .external(let owner, let app, let admin):
             switch role {
-            case .owner: return owner
+            case .owner:
+                guard let owner else {
+                    throw StorageError.missingConfiguration(
+                        "ENFACE_DATABASE_URL (the schema owner) is needed to migrate; serving nodes need only the app and admin URLs")
+                }
+                return owner
             case .app: return app
             case .admin: return admin
             }

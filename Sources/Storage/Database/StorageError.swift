@@ -21,3 +21,17 @@ public enum StorageError: Error, Equatable, CustomStringConvertible {
         }
     }
 }
+
+/// A statement that always answers a row did not: the database is not what this code expects
+/// (a hand-edited row, a race the schema should have prevented). Never trapped on.
+public enum RepositoryError: Error, Equatable, Sendable {
+    case noRow(String)
+}
+
+extension Optional {
+    /// The value, or `error` thrown: for answers that are always there unless something is wrong.
+    public func orThrow(_ error: @autoclosure () -> some Error) throws -> Wrapped {
+        guard let self else { throw error() }
+        return self
+    }
+}

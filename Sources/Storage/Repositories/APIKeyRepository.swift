@@ -15,21 +15,22 @@ public enum APIKeyRepository {
         /// `active`, `revoked` or `expired`.
         public var keyStatus: String
         public var tenantStatus: TenantStatus
+        public var expiresAt: Date?
     }
 
     /// Finds a key by the SHA-256 of its text, with no tenant set (the one SECURITY DEFINER way).
     public static func authenticate(hash: [UInt8], on pool: PostgresPool, logger: Logger? = nil) async throws -> Lookup? {
         let rows = try await pool.query(
             """
-            SELECT tenant_id, key_id, scopes, key_status, tenant_status
+            SELECT tenant_id, key_id, scopes, key_status, tenant_status, expires_at
               FROM authenticate_api_key(\(ByteBuffer(bytes: hash)))
-            """, logger: logger
-        ).collect()
+            """, logger: logger)
         guard let row = rows.first else { return nil }
-        let (tenant, key, scopes, keyStatus, tenantStatus) = try row.decode((UUID, UUID, [String], String, String).self)
+        let (tenant, key, scopes, keyStatus, tenantStatus, expiresAt) =
+            try row.decode((UUID, UUID, [String], String, String, Date?).self)
         return Lookup(
             tenantID: tenant, keyID: key, scopes: scopes, keyStatus: keyStatus,
-            tenantStatus: TenantStatus(rawValue: tenantStatus) ?? .suspended)
+            tenantStatus: TenantStatus(rawValue: tenantStatus) ?? .suspended, expiresAt: expiresAt)
     }
 
     public static func insert(

@@ -30,7 +30,7 @@ public enum AuditRepository {
                     \(event.detail.canonical)::jsonb, \(previous.map { ByteBuffer(bytes: $0) }), \(ByteBuffer(bytes: hash)))
             RETURNING id
             """
-        ).collect().first!.decode(Int64.self)
+        ).collect().first.orThrow(RepositoryError.noRow("audit insert")).decode(Int64.self)
         return RecordedAuditEvent(id: id, at: at, event: event, previousHash: previous, hash: hash)
     }
 

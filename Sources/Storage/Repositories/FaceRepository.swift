@@ -36,17 +36,22 @@ public enum FaceRepository {
     }
 
     /// The person's wrapped key, creating the person with `newWrappedKey` when it does not exist.
+    ///
+    /// One statement, so it always answers: `ON CONFLICT DO UPDATE` either inserts or locks the
+    /// existing row and returns it. (An insert that did nothing followed by a SELECT found no row
+    /// when a delete of the same person committed in between.) The row stays locked until the
+    /// enroll commits, so a concurrent delete of the person waits for it and then takes its face too.
     public static func person(
         _ personID: String, creatingWith newWrappedKey: Data, in transaction: TenantTransaction
     ) async throws -> Data {
-        try await transaction.query(
+        let rows = try await transaction.query(
             """
             INSERT INTO persons (tenant_id, id, wrapped_key) VALUES (\(transaction.tenantID), \(personID), \(ByteBuffer(bytes: newWrappedKey)))
-            ON CONFLICT (tenant_id, id) DO NOTHING
-            """)
-        let row = try await transaction.query(
-            "SELECT wrapped_key FROM persons WHERE tenant_id = \(transaction.tenantID) AND id = \(personID)"
-        ).collect().first!
+            ON CONFLICT (tenant_id, id) DO UPDATE SET wrapped_key = persons.wrapped_key
+            RETURNING wrapped_key
+            """
+        ).collect()
+        guard let row = rows.first else { throw RepositoryError.noRow("persons upsert") }
         return Data(try row.decode(ByteBuffer.self).readableBytesView)
     }
 
@@ -97,7 +102,7 @@ public enum FaceRepository {
     /// Whether some other tenant than the transaction's holds a face with this id: a boolean
     /// and nothing more (`face_held_by_another_tenant`, SECURITY DEFINER), to audit probes.
     public static func heldByAnotherTenant(_ id: UUID, in transaction: TenantTransaction) async throws -> Bool {
-        try await transaction.query("SELECT face_held_by_another_tenant(\(id))").collect().first!.decode(Bool.self)
+        try await transaction.query("SELECT face_held_by_another_tenant(\(id))").collect().first?.decode(Bool.self) ?? false
     }
 
     /// Deletes a person, its faces and its wrapped key; returns the change's number, or nil when
@@ -110,20 +115,67 @@ public enum FaceRepository {
     }
 
     static func releaseFaces(_ count: Int, in transaction: TenantTransaction) async throws -> Int64 {
-        try await transaction.query(
+        guard let row = try await transaction.query(
             """
-            UPDATE tenants SET face_count = face_count - \(Int64(count)), change_seq = change_seq + 1
+            UPDATE tenants SET face_count = greatest(0, face_count - \(Int64(count))), change_seq = change_seq + 1
              WHERE id = \(transaction.tenantID) RETURNING change_seq
             """
-        ).collect().first!.decode(Int64.self)
+        ).collect().first else { throw RepositoryError.noRow("tenants change counter") }
+        return try row.decode(Int64.self)
     }
 
-    /// The channel every face change is announced on when it commits.
-    public static let channel = "enface_faces"
+    // MARK: The change log
 
-    /// Announces `payload` (ids and numbers only, never a template) on commit.
-    public static func announce(_ payload: String, in transaction: TenantTransaction) async throws {
-        try await transaction.query("SELECT pg_notify(\(channel), \(payload))")
+    /// A change to a tenant's faces as the log keeps it.
+    public struct LoggedChange: Sendable, Equatable {
+        public enum Operation: String, Sendable {
+            case add, remove
+            case removePerson = "remove_person"
+        }
+
+        public var seq: Int64
+        public var operation: Operation
+        public var face: UUID?
+        public var person: String
+
+        public init(seq: Int64, operation: Operation, face: UUID?, person: String) {
+            self.seq = seq
+            self.operation = operation
+            self.face = face
+            self.person = person
+        }
+    }
+
+    /// Changes kept per tenant: a node further behind than this reloads the tenant instead.
+    public static let logWindow: Int64 = 10_000
+
+    /// Records `change` in the tenant's log, in the transaction that made it; every 1,000th change
+    /// trims what is more than `logWindow` behind, so the log stays bounded without a sweeper.
+    public static func log(_ change: LoggedChange, in transaction: TenantTransaction) async throws {
+        try await transaction.query(
+            """
+            INSERT INTO face_changes (tenant_id, seq, operation, face_id, person_id)
+            VALUES (\(transaction.tenantID), \(change.seq), \(change.operation.rawValue), \(change.face), \(change.person))
+            """)
+        if change.seq % 1_000 == 0 {
+            try await transaction.query(
+                "DELETE FROM face_changes WHERE tenant_id = \(transaction.tenantID) AND seq <= \(change.seq - logWindow)")
+        }
+    }
+
+    /// The tenant's logged changes after `seq`, in order, at most `limit`.
+    public static func changes(after seq: Int64, limit: Int, in transaction: TenantTransaction) async throws -> [LoggedChange] {
+        var changes: [LoggedChange] = []
+        for try await (number, operation, face, person) in try await transaction.query(
+            """
+            SELECT seq, operation, face_id, person_id FROM face_changes
+             WHERE tenant_id = \(transaction.tenantID) AND seq > \(seq) ORDER BY seq LIMIT \(limit)
+            """
+        ).decode((Int64, String, UUID?, String).self) {
+            guard let operation = LoggedChange.Operation(rawValue: operation) else { continue }
+            changes.append(LoggedChange(seq: number, operation: operation, face: face, person: person))
+        }
+        return changes
     }
 
     /// The tenant's change counter now.
@@ -132,9 +184,9 @@ public enum FaceRepository {
             .collect().first?.decode(Int64.self) ?? 0
     }
 
-    /// One face as a shard loads it, or nil when it is gone.
-    public static func storedFace(_ id: UUID, in transaction: TenantTransaction) async throws -> StoredFace? {
-        try await stored(face: id, in: transaction).first
+    /// These faces as a shard loads them; the ones gone are simply absent.
+    public static func storedFaces(_ ids: [UUID], in transaction: TenantTransaction) async throws -> [StoredFace] {
+        try await stored(faces: ids, in: transaction)
     }
 
     public static func findPerson(_ personID: String, in transaction: TenantTransaction) async throws -> (PersonRecord, [FaceRecord])? {
@@ -171,16 +223,16 @@ public enum FaceRepository {
 
     /// Every face of the tenant, for loading its shard.
     public static func allFaces(in transaction: TenantTransaction) async throws -> [StoredFace] {
-        try await stored(face: nil, in: transaction)
+        try await stored(faces: nil, in: transaction)
     }
 
-    static func stored(face: UUID?, in transaction: TenantTransaction) async throws -> [StoredFace] {
+    static func stored(faces ids: [UUID]?, in transaction: TenantTransaction) async throws -> [StoredFace] {
         var faces: [StoredFace] = []
         for try await (id, person, template, sealed, key) in try await transaction.query(
             """
             SELECT f.id, f.person_id, f.template::text, f.sealed, p.wrapped_key
               FROM faces AS f JOIN persons AS p ON p.tenant_id = f.tenant_id AND p.id = f.person_id
-             WHERE f.tenant_id = \(transaction.tenantID) AND (\(face)::uuid IS NULL OR f.id = \(face))
+             WHERE f.tenant_id = \(transaction.tenantID) AND (\(ids)::uuid[] IS NULL OR f.id = ANY(\(ids)::uuid[]))
             """
         ).decode((UUID, String, String?, ByteBuffer, ByteBuffer).self) {
             faces.append(StoredFace(

@@ -9,7 +9,7 @@ import Tenancy
 public enum TenantRepository {
     static let columns = """
         id, slug, name, status, plan, model, settings::text, quotas::text, created_at, activated_at,
-        suspended_at, suspend_reason, deleted_at, purge_after, purged_at
+        suspended_at, suspend_reason, deleted_at, purge_after, purged_at, key_version
         """
 
     /// Inserts a new tenant with its wrapped key. A taken slug throws `StorageConflict.slugTaken`.
@@ -134,9 +134,9 @@ public enum TenantRepository {
         for try await row in rows {
             let (
                 id, slug, name, status, plan, model, settings, quotas, createdAt, activatedAt,
-                suspendedAt, suspendReason, deletedAt, purgeAfter, purgedAt
+                suspendedAt, suspendReason, deletedAt, purgeAfter, purgedAt, keyVersion
             ) = try row.decode(
-                (UUID, String, String, String, String, String, String, String, Date, Date?, Date?, String?, Date?, Date?, Date?).self)
+                (UUID, String, String, String, String, String, String, String, Date, Date?, Date?, String?, Date?, Date?, Date?, Int).self)
             tenants.append(
                 Tenant(
                     id: id, slug: slug, name: name, status: TenantStatus(rawValue: status) ?? .suspended,
@@ -144,7 +144,8 @@ public enum TenantRepository {
                     settings: try JSONDecoder().decode(TenantSettings.self, from: Data(settings.utf8)),
                     quotas: try JSONDecoder().decode(Quotas.self, from: Data(quotas.utf8)),
                     createdAt: createdAt, activatedAt: activatedAt, suspendedAt: suspendedAt,
-                    suspendReason: suspendReason, deletedAt: deletedAt, purgeAfter: purgeAfter, purgedAt: purgedAt))
+                    suspendReason: suspendReason, deletedAt: deletedAt, purgeAfter: purgeAfter, purgedAt: purgedAt,
+                    keyVersion: keyVersion))
         }
         return tenants
     }

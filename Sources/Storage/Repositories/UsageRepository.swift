@@ -50,7 +50,7 @@ public enum UsageRepository {
                    verifies = usage.verifies + excluded.verifies, searches = usage.searches + excluded.searches
             RETURNING requests, enrolls, verifies, searches
             """
-        ).collect().first!
+        ).collect().first.orThrow(RepositoryError.noRow("usage upsert"))
         let (requests, enrolls, verifies, searches) = try row.decode((Int64, Int64, Int64, Int64).self)
         return UsageCounts(requests: requests, enrolls: enrolls, verifies: verifies, searches: searches)
     }

@@ -17,14 +17,21 @@ public struct JWTIssuer: Sendable, Codable, Equatable {
     public var publicKeyFile: String?
     /// RS*/ES*: a JWKS file, keys chosen by `kid`.
     public var jwksFile: String?
-    /// The claim naming the tenant (its id); `tid` unless said otherwise.
+    /// The claim naming the tenant (its id or slug); `tid` unless said otherwise.
     public var tenantClaim: String?
+    /// The tenants (ids or slugs) this issuer may speak for. A token naming any other is refused
+    /// and audited: one identity provider must not be able to act for every tenant.
+    public var tenants: [String]?
+    /// Instead of `tenants`: the claim's values this issuer uses, each mapped to the tenant (id
+    /// or slug) it stands for; a value not listed names no tenant.
+    public var tenantMap: [String: String]?
     /// Clock skew tolerated on `exp` and `nbf`.
     public var leewaySeconds: Int?
 
     public init(
         issuer: String, audiences: [String], algorithm: String, secretFile: String? = nil, publicKeyFile: String? = nil,
-        jwksFile: String? = nil, tenantClaim: String? = nil, leewaySeconds: Int? = nil
+        jwksFile: String? = nil, tenantClaim: String? = nil, tenants: [String]? = nil, tenantMap: [String: String]? = nil,
+        leewaySeconds: Int? = nil
     ) {
         self.issuer = issuer
         self.audiences = audiences
@@ -33,6 +40,8 @@ public struct JWTIssuer: Sendable, Codable, Equatable {
         self.publicKeyFile = publicKeyFile
         self.jwksFile = jwksFile
         self.tenantClaim = tenantClaim
+        self.tenants = tenants
+        self.tenantMap = tenantMap
         self.leewaySeconds = leewaySeconds
     }
 }
@@ -52,18 +61,49 @@ public enum JWTRejection: String, Error, Sendable {
     case wrongAudience, missingExpiry, missingTenant
 }
 
+/// A tenant as a credential or a file names it.
+public enum TenantReference: Sendable, Hashable {
+    case id(UUID)
+    case slug(String)
+
+    /// A UUID names a tenant by id; anything shaped like a slug, by slug.
+    public init?(_ text: String) {
+        if let id = UUID(uuidString: text) {
+            self = .id(id)
+        } else if Tenant.isValidSlug(text) {
+            self = .slug(text)
+        } else {
+            return nil
+        }
+    }
+
+    /// Whether `tenant` is the one named.
+    public func names(_ tenant: Tenant) -> Bool {
+        switch self {
+        case .id(let id): id == tenant.id
+        case .slug(let slug): slug == tenant.slug
+        }
+    }
+}
+
 /// What a verified token says.
 public struct VerifiedToken: Sendable, Equatable {
     public var issuer: String
     public var subject: String?
-    public var tenantID: UUID
+    /// The tenant the token names (after the issuer's `tenantMap`, if any).
+    public var tenant: TenantReference
+    /// The tenants its issuer may speak for.
+    public var allowedTenants: Set<TenantReference>
     public var scopes: Set<Scope>
+    public var expiresAt: Date
 }
 
 public final class JWTVerifier: Sendable {
     struct Trusted: Sendable {
         var issuer: JWTIssuer
         var keys: JWTKeyCollection
+        /// `tenants`, or the values of `tenantMap`.
+        var allowed: Set<TenantReference>
     }
 
     private let trusted: [String: Trusted]
@@ -110,12 +150,38 @@ public final class JWTVerifier: Sendable {
                     pointer: "/issuers/\(issuer.issuer)", code: "invalid_format",
                     detail: "HS* needs secretFile; RS*/ES* need publicKeyFile or jwksFile (exactly one)")
             }
-            trusted[issuer.issuer] = Trusted(issuer: issuer, keys: keys)
+            trusted[issuer.issuer] = Trusted(issuer: issuer, keys: keys, allowed: try Self.allowedTenants(issuer))
         }
         self.trusted = trusted
     }
 
     public var isEmpty: Bool { trusted.isEmpty }
+
+    /// The tenants an issuer names, each an id or a slug; exactly one of `tenants` and
+    /// `tenantMap`, never empty: an issuer that may speak for any tenant is refused at start.
+    static func allowedTenants(_ issuer: JWTIssuer) throws(ValidationFailure) -> Set<TenantReference> {
+        let pointer = "/issuers/\(issuer.issuer)"
+        let named: [String]
+        switch (issuer.tenants, issuer.tenantMap) {
+        case (let tenants?, nil): named = tenants
+        case (nil, let map?): named = Array(map.values)
+        default:
+            throw ValidationFailure(
+                pointer: pointer, code: "required",
+                detail: "name the tenants this issuer may speak for: tenants (ids or slugs) or tenantMap (claim value → tenant)")
+        }
+        var allowed = Set<TenantReference>()
+        for text in named {
+            guard let reference = TenantReference(text) else {
+                throw ValidationFailure(pointer: pointer, code: "invalid_format", detail: "\(text) is neither a tenant id nor a slug")
+            }
+            allowed.insert(reference)
+        }
+        guard !allowed.isEmpty else {
+            throw ValidationFailure(pointer: pointer, code: "out_of_range", detail: "an issuer must name at least one tenant")
+        }
+        return allowed
+    }
 
     /// Whether `text` has the shape of a JWT (three base64url parts), as opposed to an API key.
     public static func looksLikeJWT(_ text: String) -> Bool {
@@ -156,8 +222,10 @@ public final class JWTVerifier: Sendable {
             default: []
             }
         guard audiences.contains(where: trusted.issuer.audiences.contains) else { throw .wrongAudience }
-        guard case .string(let tenant)? = claims[trusted.issuer.tenantClaim ?? "tid"], let tenantID = UUID(uuidString: tenant)
-        else { throw .missingTenant }
+        guard case .string(let claimed)? = claims[trusted.issuer.tenantClaim ?? "tid"] else { throw .missingTenant }
+        let named: String?
+        if let map = trusted.issuer.tenantMap { named = map[claimed] } else { named = claimed }
+        guard let named, let tenant = TenantReference(named) else { throw .missingTenant }
         let names: [String] =
             switch (claims["scope"], claims["scp"]) {
             case (.string(let scope)?, _): scope.split(separator: " ").map(String.init)
@@ -167,7 +235,9 @@ public final class JWTVerifier: Sendable {
             }
         var subject: String?
         if case .string(let value)? = claims["sub"] { subject = value }
-        return VerifiedToken(issuer: issuerName, subject: subject, tenantID: tenantID, scopes: Scope.parse(names).scopes)
+        return VerifiedToken(
+            issuer: issuerName, subject: subject, tenant: tenant, allowedTenants: trusted.allowed,
+            scopes: Scope.parse(names).scopes, expiresAt: Date(timeIntervalSince1970: expiry))
     }
 
     static func object(fromBase64URL part: Substring) -> [String: JSONValue]? {

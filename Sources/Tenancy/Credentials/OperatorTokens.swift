@@ -33,6 +33,8 @@ public struct OperatorTokens: Sendable {
 
     public var isEmpty: Bool { entries.isEmpty }
 
+    public var count: Int { entries.count }
+
     /// The operator a presented token belongs to. Every entry is compared, in constant time.
     public func operatorName(for token: String) -> String? {
         let digest = Array(SHA256.hash(data: Data(token.utf8)))

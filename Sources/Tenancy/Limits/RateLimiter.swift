@@ -42,6 +42,16 @@ public final class RateLimiter<Key: Hashable & Sendable>: Sendable {
         }
     }
 
+    /// Whether `key` has a token now, without taking it.
+    public func hasToken(_ key: Key, limit: Int, now: ContinuousClock.Instant? = nil) -> Bool {
+        let now = now ?? clock.now
+        let limit = max(1, limit)
+        return buckets.withLock { buckets in
+            guard let bucket = buckets[key] else { return true }
+            return bucket.tokens + max(0, Self.seconds(now - bucket.updated)) * Double(limit) / 60 >= 1
+        }
+    }
+
     /// Takes `tokens` more for work already done (the extra faces of a photo), even past empty:
     /// the debt is paid by refusing the next requests until the bucket refills.
     public func charge(_ key: Key, limit: Int, tokens: Int, now: ContinuousClock.Instant? = nil) {

@@ -18,11 +18,20 @@ public struct Tenant: Sendable, Codable, Equatable {
     public var deletedAt: Date?
     public var purgeAfter: Date?
     public var purgedAt: Date?
+    /// Counts up each time the tenant's key is re-wrapped or replaced: nodes holding the key
+    /// (and the shard rotated by it) know to read it again. Not part of the wire form.
+    public var keyVersion: Int = 1
+
+    enum CodingKeys: String, CodingKey {
+        case id, slug, name, status, plan, model, settings, quotas, createdAt, activatedAt, suspendedAt, suspendReason
+        case deletedAt, purgeAfter, purgedAt
+    }
 
     public init(
         id: UUID, slug: String, name: String, status: TenantStatus, plan: Plan, model: String,
         settings: TenantSettings, quotas: Quotas, createdAt: Date, activatedAt: Date? = nil, suspendedAt: Date? = nil,
-        suspendReason: String? = nil, deletedAt: Date? = nil, purgeAfter: Date? = nil, purgedAt: Date? = nil
+        suspendReason: String? = nil, deletedAt: Date? = nil, purgeAfter: Date? = nil, purgedAt: Date? = nil,
+        keyVersion: Int = 1
     ) {
         self.id = id
         self.slug = slug
@@ -39,6 +48,7 @@ public struct Tenant: Sendable, Codable, Equatable {
         self.deletedAt = deletedAt
         self.purgeAfter = purgeAfter
         self.purgedAt = purgedAt
+        self.keyVersion = keyVersion
     }
 
     /// `^[a-z0-9][a-z0-9-]{1,48}[a-z0-9]$`: 3 to 50 characters, usable in a host name.

@@ -128,7 +128,7 @@ public struct TenantSettings: Sendable, Codable, Equatable {
     }
 
     /// scheme://host[:port], nothing more (no path, no wildcard).
-    static func isOrigin(_ text: String) -> Bool {
+    public static func isOrigin(_ text: String) -> Bool {
         guard text.count <= 253, let components = URLComponents(string: text),
               let scheme = components.scheme, ["https", "http"].contains(scheme),
               let host = components.host, !host.isEmpty, !host.contains("*"),

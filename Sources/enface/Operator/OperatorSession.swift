@@ -31,7 +31,8 @@ struct OperatorSession {
         let session = OperatorSession(
             configuration: configuration, admin: pool, masterKey: masterKey,
             administration: TenantAdministration(
-                admin: pool, masterKey: masterKey, models: models, audit: AuditTrail(masterKey: masterKey)),
+                admin: pool, masterKey: masterKey, models: models, audit: AuditTrail(masterKey: masterKey),
+                notices: ChangeNotices(tags: masterKey.noticeTags)),
             models: models,
             actor: TenantAdministration.actor(operator: "cli:" + (ProcessInfo.processInfo.environment["USER"] ?? "unknown")))
         return try await withThrowingTaskGroup(of: Void.self) { group in

@@ -64,4 +64,64 @@ struct FaceLimitsTests {
             #expect(full.code == "face_quota_exceeded")
         }
     }
+
+    /// 32 clients enrolling into and deleting one person for 20 s. An enroll once found its
+    /// person gone between creating it and reading it back, and trapped the whole process.
+    @Test func enrollsRacingDeletesOfOnePersonNeverFailOnTheServer() async throws {
+        try await LiveService.run { enface in
+            let tenant = try await enface.createTenant(
+                quotas: ["requestsPerMinute": 1_000_000, "requestsPerDay": 100_000_000], settings: ["maxFacesPerPerson": 5])
+            let port = try #require(enface.client.port)
+            var vectors = Embeddings(seed: 77)
+            let body = JSONValue.object(["embedding": Embeddings.json(vectors.identity())]).canonical
+            let deadline = ContinuousClock.now + .seconds(20)
+            let statuses = try await withThrowingTaskGroup(of: [HTTPResponse.Status].self) { group in
+                for client in 0..<32 {
+                    group.addTask {
+                        try await TestClient.withClient(host: "localhost", port: port, configuration: .init(timeout: .seconds(60))) { http in
+                            var seen: [HTTPResponse.Status] = []
+                            var round = 0
+                            while ContinuousClock.now < deadline {
+                                round += 1
+                                // A third of the requests delete the person, the rest enroll into it.
+                                let request: TestClient.Request =
+                                    (client + round) % 3 == 0
+                                    ? .init("/v1/persons/contested", method: .delete, authority: "localhost",
+                                            headers: [.init("X-API-Key")!: tenant.key])
+                                    : .init("/v1/persons/contested/faces", method: .post, authority: "localhost",
+                                            headers: [.init("X-API-Key")!: tenant.key, .contentType: "application/json"],
+                                            body: ByteBuffer(string: body))
+                                seen.append(try await http.execute(request).status)
+                            }
+                            return seen
+                        }
+                    }
+                }
+                return try await group.reduce(into: []) { $0 += $1 }
+            }
+            let failures = statuses.filter { $0.code >= 500 }
+            #expect(failures.isEmpty, "\(failures.count) of \(statuses.count) answers were 5xx")
+            #expect(statuses.filter { $0 == .created }.count > 100, "\(statuses.count) answers")
+            // The process lives, and the counts agree with the rows.
+            #expect(try await enface.call(.get, "/healthz").status == .ok)
+            let person = try await enface.call(.get, "/v1/persons/contested", key: tenant.key)
+            if person.status == .ok {
+                #expect(person["faceCount"] == .number(Double(person["faces"]?.arrayValue?.count ?? -1)), "\(person.body)")
+            }
+            let id = try #require(UUID(uuidString: tenant.id))
+            let counts = try await ScratchDatabase.required().withPool(.app) { app in
+                try await app.withTenant(id) { tx in
+                    try await tx.query(
+                        """
+                        SELECT (SELECT face_count FROM tenants WHERE id = \(id))::int,
+                               (SELECT count(*) FROM faces WHERE tenant_id = \(id))::int,
+                               (SELECT coalesce(sum(face_count), 0) FROM persons WHERE tenant_id = \(id))::int
+                        """
+                    ).collect().first.map { try $0.decode((Int, Int, Int).self) }
+                }
+            }
+            let (tenantCount, rows, personCount) = try #require(counts)
+            #expect(tenantCount == rows && personCount == rows, "tenant \(tenantCount), rows \(rows), persons \(personCount)")
+        }
+    }
 }

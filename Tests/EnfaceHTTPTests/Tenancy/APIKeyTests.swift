@@ -125,6 +125,31 @@ struct APIKeyTests {
         }
     }
 
+    /// A key that expires in an hour once minted a key that never expires. What a credential
+    /// creates may not outlive it.
+    @Test func aKeyThatExpiresCannotMintOneThatOutlivesIt() async throws {
+        try await LiveService.run { enface in
+            let tenant = try await enface.createTenant()
+            let hour = Date().addingTimeInterval(3_600)
+            let shortLived = try #require(try await enface.admin(
+                .post, "/tenants/\(tenant.id)/keys",
+                json: ["name": "temp", "scopes": ["tenant:admin"], "expiresAt": .string(hour.formatted(.iso8601))])["apiKey"]?.stringValue)
+            let forever = try await enface.call(.post, "/v1/keys", key: shortLived, json: ["name": "forever", "scopes": ["tenant:admin"]])
+            #expect(forever.status == .unprocessableContent && forever.pointers == ["/expiresAt"], "\(forever.body)")
+            let longer = try await enface.call(
+                .post, "/v1/keys", key: shortLived,
+                json: ["name": "longer", "scopes": ["tenant:admin"], "expiresAt": .string(hour.addingTimeInterval(60).formatted(.iso8601))])
+            #expect(longer.status == .unprocessableContent && longer.pointers == ["/expiresAt"], "\(longer.body)")
+            let within = try await enface.call(
+                .post, "/v1/keys", key: shortLived,
+                json: ["name": "within", "scopes": ["tenant:admin"], "expiresAt": .string(hour.addingTimeInterval(-60).formatted(.iso8601))])
+            #expect(within.status == .created, "\(within.body)")
+            // A key without an expiry still makes keys without one.
+            let permanent = try await enface.call(.post, "/v1/keys", key: tenant.key, json: ["name": "p", "scopes": ["search"]])
+            #expect(permanent.status == .created && permanent["key"]?.objectValue?["expiresAt"] == nil)
+        }
+    }
+
     /// `pg_dump` of the scratch database as the schema owner with row security on and the
     /// tenant set: every row of the tenant, in every table.
     static func dump(tenant: String) async throws -> String {

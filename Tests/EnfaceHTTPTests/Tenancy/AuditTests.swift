@@ -65,14 +65,44 @@ struct AuditTests {
             for _ in 0..<(AuditTrail.refusalsPerMinute + 10) {
                 _ = try await enface.call(.get, "/v1/tenant", key: try #require(revoked["apiKey"]?.stringValue))
             }
-            let refusals = try await events(enface, "tenant=\(tenant.id)&action=auth.failure&limit=1000")
+            // Refusals are written by the trail's own service, a moment after they are answered.
+            let refilled = Int((ContinuousClock.now - started).components.seconds / 2) + 1
+            let refusals = try await poll(timeout: .seconds(20), "the sampled refusals to be written") {
+                let found = try await events(enface, "tenant=\(tenant.id)&action=auth.failure&limit=1000")
+                return found.count >= AuditTrail.refusalsPerMinute ? found : nil
+            }
             // The sampler refills (30 a minute: one every 2 s) while the loop runs; only those
             // refilled tokens may add to the first 30.
-            let refilled = Int((ContinuousClock.now - started).components.seconds / 2) + 1
             #expect(refusals.count >= AuditTrail.refusalsPerMinute)
             #expect(refusals.count <= min(AuditTrail.refusalsPerMinute + refilled, AuditTrail.refusalsPerMinute + 10))
             #expect(refusals.allSatisfy { $0["outcome"] == "denied" && $0["actor"]?.stringValue == "key:\(revokedID)" })
             #expect(refusals.first?["detail"]?.objectValue?["reason"] == "revokedKey")
+        }
+    }
+
+    /// 160 requests with keys that do not exist (anonymous refusals, sampled) must not use up the
+    /// budget of what matters: a probe of another tenant's face is recorded all the same.
+    @Test func aFloodOfBadKeysCannotSilenceAProbeOfAnotherTenantsFace() async throws {
+        try await LiveService.run { enface in
+            let victim = try await enface.createTenant()
+            let prober = try await enface.createTenant()
+            var vectors = Embeddings(seed: 61)
+            let face = try #require(
+                try await enface.call(.post, "/v1/persons/v/faces", key: victim.key, json: ["embedding": Embeddings.json(vectors.identity())])[
+                    "faceId"]?.stringValue)
+            for round in 0..<160 {
+                let bogus = "efk_" + String(repeating: "x", count: 38) + String(format: "%05d", round)
+                #expect(try await enface.call(.get, "/v1/tenant", key: bogus).status == .unauthorized)
+            }
+            #expect(try await enface.call(.delete, "/v1/faces/\(face)", key: prober.key).code == "face_not_found")
+            let probes = try await poll(timeout: .seconds(20), "the probe's record") {
+                let found = try await events(enface, "tenant=00000000-0000-0000-0000-000000000000&action=access.foreign_face&limit=100")
+                let mine = found.filter { $0["detail"]?.objectValue?["faceId"]?.stringValue == face }
+                return mine.isEmpty ? nil : mine
+            }
+            #expect(probes.count == 1)
+            // And the flood itself is summarised, not lost: the count of what was sampled away.
+            #expect(try await events(enface, "action=auth.failure&limit=1000").count < 160)
         }
     }
 

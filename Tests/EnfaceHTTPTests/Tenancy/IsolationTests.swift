@@ -76,11 +76,27 @@ struct IsolationTests {
                 }
             }
             #expect(try await get(host: "\(a.slug).tenants.example", key: a.key) == .ok)
-            #expect(try await get(host: "\(b.slug).tenants.example:8443", key: a.key) == .forbidden)
+            // However the host is spelt, DNS reads the same name: case, a port, a trailing dot.
+            for spelling in [
+                "\(b.slug).tenants.example:8443", "\(b.slug).tenants.example.", "\(b.slug.uppercased()).Tenants.Example",
+                "\(b.slug).tenants.example.:443",
+            ] {
+                #expect(try await get(host: spelling, key: a.key) == .forbidden, "\(spelling)")
+            }
+            #expect(try await get(host: "\(a.slug).TENANTS.example.", key: a.key) == .ok)
             #expect(try await get(host: "localhost", key: a.key) == .ok)
-            let events = try await enface.admin(.get, "/audit?tenant=\(a.id)&action=access.cross_tenant")["events"]?.arrayValue ?? []
-            #expect(events.count == 1)
-            #expect(events.first?.objectValue?["outcome"] == "denied")
+            let events = try await poll(timeout: .seconds(20), "the four attempts to be audited") { () -> [JSONValue]? in
+                let events = try await enface.admin(.get, "/audit?tenant=\(a.id)&action=access.cross_tenant")["events"]?.arrayValue ?? []
+                return events.count >= 4 ? events : nil
+            }
+            #expect(events.count == 4)
+            #expect(events.allSatisfy { $0.objectValue?["outcome"] == "denied" })
+            // Without a Host, no binding can be checked: refused.
+            let connection = try RawConnection(port: port)
+            connection.send("GET /v1/tenant HTTP/1.1\r\nConnection: close\r\nX-API-Key: \(a.key)\r\n\r\n")
+            let answer = try #require(connection.readUntilClosed(timeout: .seconds(10)))
+            #expect(answer.hasPrefix("HTTP/1.1 400"), "\(answer)")
+            #expect(answer.contains("host_required"), "\(answer)")
         }
     }
 

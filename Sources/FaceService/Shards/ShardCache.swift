@@ -1,0 +1,127 @@
+// Which tenants' shards are in memory: loading them (once, however many ask), their feeds, and
+// the memory budget that drops the least recently used.
+
+import FaceIndex
+import Foundation
+import Logging
+import Synchronization
+
+final class ShardCache: Sendable {
+    let index: FaceIndex
+    /// Bytes of shards kept in memory; 0 for no limit.
+    let memoryBudget: Int
+    private let feeds = ShardFeeds()
+    private let lastUsed = Mutex<[UUID: ContinuousClock.Instant]>([:])
+    /// The tenant-key version each shard in memory was rotated under, read on every search.
+    private let versions = Mutex<[UUID: Int]>([:])
+    private let logger: Logger
+
+    init(index: FaceIndex = FaceIndex(), memoryBudget: Int, logger: Logger) {
+        self.index = index
+        self.memoryBudget = memoryBudget
+        self.logger = logger
+    }
+
+    /// The tenant's shard rotated under key version `keyVersion`: straight from the index when in
+    /// memory (searches never queue behind an actor), else loaded by `load`, one load however
+    /// many ask. A shard of another key version (the key was replaced) is dropped and loaded again.
+    func shard(
+        for tenant: UUID, keyVersion: Int, load: @escaping @Sendable () async throws -> ShardFeed
+    ) async throws -> Shard {
+        let shard: Shard
+        if let loaded = index.shard(for: tenant), versions.withLock({ $0[tenant] }) == keyVersion {
+            shard = loaded
+        } else {
+            if isLoaded(tenant) { await drop(tenant, why: "its key changed") }
+            let feed = try await feeds.load(tenant, into: index, load)
+            versions.withLock { $0[tenant] = feed.keyVersion }
+            shard = feed.shard
+        }
+        if memoryBudget > 0 {
+            lastUsed.withLock { $0[tenant] = .now }
+            enforceBudget(keeping: tenant)
+        }
+        return shard
+    }
+
+    /// The shard's feed if it is in memory or on its way there (waiting for the load); nil when
+    /// neither, and then a change needs no applying: the next load reads it.
+    func feed(for tenant: UUID) async -> ShardFeed? {
+        await feeds.loadedOrLoading(tenant)
+    }
+
+    /// The feed of a shard in memory, without waiting for a load under way.
+    func loadedFeed(for tenant: UUID) async -> ShardFeed? {
+        await feeds.loaded(tenant)
+    }
+
+    /// Every feed in memory.
+    func allFeeds() async -> [ShardFeed] {
+        await feeds.all()
+    }
+
+    func isLoaded(_ tenant: UUID) -> Bool { index.shard(for: tenant) != nil }
+
+    /// Drops the tenant's shard, to load afresh on its next use; with `feed`, only if that feed
+    /// is still the tenant's (a feed gone stale must not drop the fresh load that replaced it).
+    func drop(_ tenant: UUID, feed: ShardFeed? = nil, why: String) async {
+        guard await feeds.remove(tenant, ifStill: feed, from: index) else { return }
+        lastUsed.withLock { _ = $0.removeValue(forKey: tenant) }
+        versions.withLock { _ = $0.removeValue(forKey: tenant) }
+        logger.notice("shard dropped", metadata: ["tenant": "\(tenant)", "why": "\(why)"])
+    }
+
+    /// Drops the least recently used shards, never `keeping`, until the index fits the budget.
+    func enforceBudget(keeping tenant: UUID) {
+        guard memoryBudget > 0 else { return }
+        while index.memoryBytes > memoryBudget {
+            let victim = lastUsed.withLock { used in
+                used.filter { $0.key != tenant && index.shard(for: $0.key) != nil }.min { $0.value < $1.value }?.key
+            }
+            guard let victim else { return }
+            lastUsed.withLock { _ = $0.removeValue(forKey: victim) }
+            // Out of the index at once (the budget is about memory); the feed follows.
+            index.evict(victim)
+            Task { await self.drop(victim, why: "memory budget") }
+        }
+    }
+
+    /// Tenants with a feed, for tests of bookkeeping.
+    var feedCount: Int { get async { await feeds.all().count } }
+}
+
+/// Loads and feeds, serialised: a writer asking for a tenant's feed either sees the load in
+/// flight (and waits for it) or the finished feed, never the moment in between.
+actor ShardFeeds {
+    private var feeds: [UUID: ShardFeed] = [:]
+    private var inFlight: [UUID: Task<ShardFeed, any Error>] = [:]
+
+    func load(_ tenant: UUID, into index: FaceIndex, _ load: @escaping @Sendable () async throws -> ShardFeed) async throws -> ShardFeed {
+        if let feed = feeds[tenant], index.shard(for: tenant) != nil { return feed }
+        if let task = inFlight[tenant] { return try await task.value }
+        let task = Task { try await load() }
+        inFlight[tenant] = task
+        defer { inFlight[tenant] = nil }
+        let feed = try await task.value
+        index.install(feed.shard, for: tenant)
+        feeds[tenant] = feed
+        return feed
+    }
+
+    func loadedOrLoading(_ tenant: UUID) async -> ShardFeed? {
+        if let feed = feeds[tenant] { return feed }
+        guard let task = inFlight[tenant] else { return nil }
+        return try? await task.value
+    }
+
+    func loaded(_ tenant: UUID) -> ShardFeed? { feeds[tenant] }
+
+    func all() -> [ShardFeed] { Array(feeds.values) }
+
+    func remove(_ tenant: UUID, ifStill feed: ShardFeed?, from index: FaceIndex) -> Bool {
+        if let feed, feeds[tenant] !== feed { return false }
+        feeds[tenant] = nil
+        index.evict(tenant)
+        return true
+    }
+}
