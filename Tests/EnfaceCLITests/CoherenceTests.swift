@@ -71,12 +71,13 @@ struct CoherenceTests {
         let kiosk: HTTPFields = [.init("X-API-Key")!: try #require(answer["apiKey"] as? String)]
         #expect(try await b.persons(matching: Node.embedding(3), headers: kiosk).isEmpty)
 
-        /// How long after `change` (made through A) B answers `status` to a search with `headers`.
+        /// How long after `change` (made through A) is answered B answers `status` to a search with `headers`.
         func delay(
             until status: HTTPResponse.Status, headers: HTTPFields, after change: () async throws -> HTTPResponse.Status
         ) async throws -> Duration {
-            let started = ContinuousClock.now
+            // From the moment A has answered (the change committed) to B's first refusal.
             let changed = try await change()
+            let started = ContinuousClock.now
             #expect(changed.code < 300, "the change through A answered \(changed)")
             try await poll(timeout: .seconds(5), interval: .milliseconds(10), "B to answer \(status)") {
                 try await b.request(.post, "/v1/search", headers: headers, body: Node.json(Node.embedding(3))).0 == status ? true : nil

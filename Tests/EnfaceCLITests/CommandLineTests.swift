@@ -104,3 +104,26 @@ import Testing
         #expect(!server.text.contains(database.endpoint(.app).password!))
     }
 }
+
+/// Migrations are a step of their own, as the owner; serving nodes hold only the app and admin
+/// roles' credentials.
+@Suite(.emptyScratchDatabase)
+struct LeastPrivilegeTests {
+    @Test func aNodeServesWithoutTheOwnersCredentialsOnceMigrated() async throws {
+        let database = try ScratchDatabase.required()
+        let migrated = try await EnfaceProcess.run(["migrate"], environment: database.environment)
+        #expect(migrated.status == 0, "\(migrated.output)")
+        // Without the owner's URL, migrating on start is refused with what to do instead.
+        var serving = database.environment
+        serving["ENFACE_DATABASE_URL"] = ""
+        let refused = try await EnfaceProcess.run(["serve"], environment: serving.merging(["ENFACE_HTTP_PORT": "0"]) { $1 })
+        #expect(refused.status != 0 && refused.output.contains("ENFACE_MIGRATE_ON_START=false"), "\(refused.output)")
+        // With migrations done elsewhere, it serves.
+        let node = try await Node.start(["ENFACE_DATABASE_URL": "", "ENFACE_MIGRATE_ON_START": "false"])
+        let (ready, _) = try await node.request(.get, "/readyz")
+        #expect(ready == .ok)
+        let (_, headers) = try await node.createTenant("least-privilege")
+        #expect(try await node.persons(matching: Node.embedding(1), headers: headers).isEmpty)
+        try await node.stop()
+    }
+}

@@ -16,12 +16,17 @@ struct Node {
     let process: EnfaceProcess
     let port: Int
 
-    /// Starts a node with the suite's database and `environment`, and waits until it listens.
-    static func start(_ environment: [String: String]) async throws -> Node {
+    /// Starts a node with the suite's database (or, with `ownDatabase`, the embedded one
+    /// `environment`'s ENFACE_DATA_DIR holds) and `environment`, and waits until it listens.
+    static func start(_ environment: [String: String], ownDatabase: Bool = false) async throws -> Node {
         let hash = SHA256.hash(data: Data(operatorToken.utf8)).map { String(format: "%02x", $0) }.joined()
+        let database =
+            ownDatabase
+            ? ["ENFACE_DATABASE_URL": "", "ENFACE_DATABASE_APP_URL": "", "ENFACE_DATABASE_ADMIN_URL": ""]
+            : try ScratchDatabase.required().environment
         let process = try EnfaceProcess(
             ["serve"],
-            environment: try ScratchDatabase.required().environment
+            environment: database
                 .merging([
                     "ENFACE_HTTP_PORT": "0", "ENFACE_ADMIN_TOKENS": "tester:\(hash)", "ENFACE_LOG_LEVEL": "info",
                     "ENFACE_DATABASE_POOL_SIZE": "8",

@@ -351,4 +351,37 @@ struct RowLevelSecurityTests {
             }
         }
     }
+
+    /// An operator database login cannot make a key without its audit record, nor pull a
+    /// tenant's purge forward: the database refuses, whatever SQL is typed.
+    @Test func theOperatorRoleMakesKeysOnlyWithTheirRecordAndCannotMoveAPurge() async throws {
+        let database = try ScratchDatabase.required()
+        let tenant = UUID()
+        try await database.createTenant(tenant)
+        let hash = ByteBuffer(bytes: (0..<32).map { UInt8($0 &* 7) })
+        try await database.withPool(.admin) { admin in
+            // No direct insert at all.
+            await expectRefusal {
+                try await admin.withTenant(tenant) { tx in
+                    _ = try await tx.query(
+                        "INSERT INTO api_keys (tenant_id, id, name, prefix, hash, scopes) VALUES (\(tenant), \(UUID()), 'k', 'efk_x', \(hash), '{}')")
+                }
+            }
+            // The function alone refuses a key whose record is not in the transaction.
+            await expectRefusal {
+                try await admin.withTenant(tenant) { tx in
+                    // Rows read: a SELECT reports its function's error only as they are.
+                    _ = try await tx.query(
+                        "SELECT operator_create_key(\(tenant), \(UUID()), 'k', 'efk_x', \(hash), ARRAY['search'], NULL, now())"
+                    ).collect()
+                }
+            }
+            // purge_after is the lifecycle's to set, once: not on a live tenant, not moved later.
+            await expectRefusal("23514") {
+                try await admin.withTenant(tenant) { tx in
+                    _ = try await tx.query("UPDATE tenants SET purge_after = now() WHERE id = \(tenant)")
+                }
+            }
+        }
+    }
 }

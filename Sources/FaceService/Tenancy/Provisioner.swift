@@ -43,7 +43,8 @@ public struct Provisioner: Sendable {
         let admin = administration.admin
         return try await admin.withTransaction { connection in
             // One apply at a time: a second waits, then plans against what the first did.
-            try await connection.query("SELECT pg_advisory_xact_lock(hashtextextended('enface.provisioning', 0))", logger: admin.logger)
+            _ = try await connection.query("SELECT pg_advisory_xact_lock(hashtextextended('enface.provisioning', 0))", logger: admin.logger)
+                .collect()
             let current = try await existing(on: connection)
             let steps = try plan(desired, prune: prune, existing: current)
             var keys: [String: APIKeySecret] = [:]
@@ -138,18 +139,9 @@ public struct Provisioner: Sendable {
         var tenant = Tenant(
             id: UUID(), slug: desired.slug, name: desired.name, status: .pending, plan: desired.plan, model: desired.model,
             settings: desired.settings, quotas: desired.quotas, createdAt: now)
-        let secret = APIKeySecret.generate()
+        var secret: APIKeySecret?
         try await asTenant(tenant.id, on: connection) { transaction in
-            try await TenantRepository.insert(
-                tenant, wrappedKey: try administration.masterKey.wrap(TenantKey.generate(), tenantID: tenant.id), keyVersion: 1,
-                on: connection, logger: transaction.logger)
-            try await APIKeyRepository.insert(
-                id: UUID(), name: "initial", secret: secret, scopes: Set(Scope.allCases), expiresAt: nil, createdAt: now,
-                in: transaction)
-            try await administration.audit.record(
-                AuditEvent(
-                    tenantID: tenant.id, actor: actor, action: "tenant.create", target: tenant.id.uuidString.lowercased(),
-                    detail: ["after": try TenantAdministration.snapshot(tenant), "via": "apply"]), in: transaction)
+            secret = try await administration.insert(tenant, by: actor, detail: ["via": "apply"], in: transaction).secret
             for step in lifecyclePath(from: .pending, to: desired.status) ?? [] {
                 let before = tenant
                 Self.stamp(&tenant, to: step, reason: desired.suspendReason, now: now)
@@ -157,6 +149,7 @@ public struct Provisioner: Sendable {
                 try await record(before, tenant, by: actor, in: transaction)
             }
         }
+        guard let secret else { throw RepositoryError.noRow("the created tenant's key") }
         return secret
     }
 

@@ -65,28 +65,39 @@ public struct TenantAdministration: Sendable {
         let tenant = Tenant(
             id: UUID(), slug: slug!, name: name!, status: .pending, plan: plan, model: model, settings: settings,
             quotas: quotas, createdAt: now)
-        let wrappedKey = try masterKey.wrap(TenantKey.generate(), tenantID: tenant.id)
-        let secret = APIKeySecret.generate()
-        let keyID = UUID()
         do {
-            try await admin.withTenant(tenant.id) { transaction in
-                try await TenantRepository.insert(
-                    tenant, wrappedKey: wrappedKey, keyVersion: 1, on: transaction.connection, logger: transaction.logger)
-                try await APIKeyRepository.insert(
-                    id: keyID, name: "initial", secret: secret, scopes: Set(Scope.allCases), expiresAt: nil,
-                    createdAt: now, in: transaction)
-                try await audit.record(
-                    AuditEvent(
-                        tenantID: tenant.id, actor: actor, action: "tenant.create", target: tenant.id.uuidString.lowercased(),
-                        detail: [
-                            "after": try Self.snapshot(tenant),
-                            "key": ["id": .string(keyID.uuidString.lowercased()), "prefix": .string(secret.prefix)],
-                        ]), in: transaction)
+            let (secret, keyID) = try await admin.withTenant(tenant.id) { transaction in
+                try await insert(tenant, by: actor, in: transaction)
             }
+            return (tenant, secret, keyID)
         } catch StorageConflict.slugTaken(let slug) {
             throw TenancyError.slugTaken(slug)
         }
-        return (tenant, secret, keyID)
+    }
+
+    /// Stores a new tenant, its wrapped key, its creation's audit event and its first key (every
+    /// scope), in `transaction`; the key's text is returned here and never again. One way for
+    /// the API and for provisioning files alike.
+    func insert(
+        _ tenant: Tenant, by actor: String, detail: [String: JSONValue] = [:], in transaction: TenantTransaction
+    ) async throws -> (secret: APIKeySecret, keyID: UUID) {
+        let secret = APIKeySecret.generate()
+        let keyID = UUID()
+        try await TenantRepository.insert(
+            tenant, wrappedKey: try masterKey.wrap(TenantKey.generate(), tenantID: tenant.id), keyVersion: 1,
+            on: transaction.connection, logger: transaction.logger)
+        // The record first: the operator role creates a key only after its event (operator_create_key).
+        try await audit.record(
+            AuditEvent(
+                tenantID: tenant.id, actor: actor, action: "tenant.create", target: tenant.id.uuidString.lowercased(),
+                detail: .object(detail.merging([
+                    "after": try Self.snapshot(tenant),
+                    "key": ["id": .string(keyID.uuidString.lowercased()), "prefix": .string(secret.prefix)],
+                ]) { $1 })), in: transaction)
+        try await APIKeyRepository.insert(
+            id: keyID, name: "initial", secret: secret, scopes: Set(Scope.allCases), expiresAt: nil,
+            createdAt: tenant.createdAt, as: .admin, in: transaction)
+        return (secret, keyID)
     }
 
     // MARK: Reading
@@ -244,17 +255,18 @@ public struct TenantAdministration: Sendable {
         let info = APIKeyInfo(
             id: UUID(), name: name!, prefix: secret.prefix, scopes: scopes.sorted(), createdAt: AuditChain.timestamp(),
             lastUsedAt: nil, expiresAt: expiresAt, revokedAt: nil)
-        try await (pool ?? admin).withTenant(id) { transaction in
+        let pool = pool ?? admin
+        try await pool.withTenant(id) { transaction in
             let tenant = try await lockedTenant(id, in: transaction, lock: false)
             guard tenant.status != .deleted else { throw TenancyError.tenantDeleted }
-            try await APIKeyRepository.insert(
-                id: info.id, name: info.name, secret: secret, scopes: scopes, expiresAt: expiresAt,
-                createdAt: info.createdAt, in: transaction)
-            try await notices.announce(.tenant, in: transaction)
             try await audit.record(
                 AuditEvent(
                     tenantID: id, actor: actor, action: "key.create", target: info.id.uuidString.lowercased(),
                     detail: try JSONValue(encoding: info)), in: transaction)
+            try await APIKeyRepository.insert(
+                id: info.id, name: info.name, secret: secret, scopes: scopes, expiresAt: expiresAt,
+                createdAt: info.createdAt, as: pool.role, in: transaction)
+            try await notices.announce(.tenant, in: transaction)
         }
         return (info, secret)
     }

@@ -138,8 +138,9 @@ public final class PostgresPool: Service, Sendable {
     ) async throws -> Result {
         let logger = (logger ?? self.logger).databaseSafe
         return try await withTransaction(snapshot: snapshot, logger: logger) { connection in
-            try await connection.query(
-                "SELECT set_config('app.tenant_id', \(tenantID.uuidString.lowercased()), true)", logger: logger)
+            _ = try await connection.query(
+                "SELECT set_config('app.tenant_id', \(tenantID.uuidString.lowercased()), true)", logger: logger
+            ).collect()
             return try await body(TenantTransaction(tenantID: tenantID, connection: connection, logger: logger))
         }
     }
@@ -315,14 +316,22 @@ public final class PostgresPool: Service, Sendable {
                     return true
                 }
                 guard !Task.isCancelled, due else { continue }
-                // A refused connection answers at once; a silent database within the limit. A busy
-                // machine takes a while to open a connection, so the limit is generous.
-                let reachable = (try? await withLimit(.seconds(3)) {
-                    try await self.endpoint.withConnection(logger: self.logger) { connection in
-                        _ = try await connection.query("SELECT 1", logger: self.logger)
+                // Unreachable means refused (or closed, or failing to log in): a database that is
+                // down says so at once. A probe that only takes long says nothing (a busy machine
+                // is slow to open a connection): then leases wait out their deadline as usual.
+                let probe: Result<Void, any Error>
+                do {
+                    try await withLimit(.seconds(3)) {
+                        try await self.endpoint.withConnection(logger: self.logger) { connection in
+                            _ = try await connection.query("SELECT 1", logger: self.logger).collect()
+                        }
                     }
-                }) != nil
-                guard reachable else {
+                    probe = .success(())
+                } catch {
+                    probe = .failure(error)
+                }
+                if case .failure(let error) = probe, error is DatabaseUnavailable { continue }  // no answer in time
+                guard case .success = probe else {
                     health.withLock { health in
                         health.lastUnreachable = .now
                         if health.failingSince == nil { health.failingSince = .now }

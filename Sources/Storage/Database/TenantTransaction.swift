@@ -12,6 +12,13 @@ public struct TenantTransaction {
     public let connection: PostgresConnection
     public let logger: Logger
 
+    /// A statement run to its end, rows read and dropped. A SELECT of a function (a lock, a
+    /// notify, a guarded insert) reports its error only as its rows are read; left unread, the
+    /// error would surface nowhere, and COMMIT of the failed transaction quietly rolls it back.
+    public func run(_ query: PostgresQuery, file: String = #fileID, line: Int = #line) async throws {
+        _ = try await connection.query(query, logger: logger, file: file, line: line).collect()
+    }
+
     @discardableResult
     public func query(
         _ query: PostgresQuery, file: String = #fileID, line: Int = #line
@@ -28,9 +35,10 @@ extension TenantTransaction {
         isolation: isolated (any Actor)? = #isolation,
         _ body: (TenantTransaction) async throws -> Result
     ) async throws -> Result {
-        try await connection.query("SELECT set_config('app.tenant_id', \(tenant.uuidString.lowercased()), true)", logger: logger)
+        _ = try await connection.query("SELECT set_config('app.tenant_id', \(tenant.uuidString.lowercased()), true)", logger: logger)
+            .collect()
         let result = try await body(TenantTransaction(tenantID: tenant, connection: connection, logger: logger))
-        try await connection.query("SELECT set_config('app.tenant_id', '', true)", logger: logger)
+        _ = try await connection.query("SELECT set_config('app.tenant_id', '', true)", logger: logger).collect()
         return result
     }
 }

@@ -33,16 +33,28 @@ public enum APIKeyRepository {
             tenantStatus: TenantStatus(rawValue: tenantStatus) ?? .suspended, expiresAt: expiresAt)
     }
 
+    /// Stores a new key. The operator role may not insert keys itself: as `.admin`, the key goes
+    /// through `operator_create_key`, which requires its audit event written earlier in the same
+    /// transaction. The data plane (`.app`) inserts within its own tenant.
     public static func insert(
         id: UUID, name: String, secret: APIKeySecret, scopes: Set<Scope>, expiresAt: Date?, createdAt: Date,
-        in transaction: TenantTransaction
+        as role: DatabaseRole, in transaction: TenantTransaction
     ) async throws {
-        try await transaction.query(
-            """
-            INSERT INTO api_keys (tenant_id, id, name, prefix, hash, scopes, expires_at, created_at)
-            VALUES (\(transaction.tenantID), \(id), \(name), \(secret.prefix), \(ByteBuffer(bytes: secret.hash)),
-                    \(scopes.map(\.rawValue).sorted()), \(expiresAt), \(createdAt))
-            """)
+        let hash = ByteBuffer(bytes: secret.hash)
+        let scopes = scopes.map(\.rawValue).sorted()
+        if role == .admin {
+            try await transaction.run(
+                """
+                SELECT operator_create_key(\(transaction.tenantID), \(id), \(name), \(secret.prefix), \(hash), \(scopes),
+                                           \(expiresAt), \(createdAt))
+                """)
+        } else {
+            try await transaction.query(
+                """
+                INSERT INTO api_keys (tenant_id, id, name, prefix, hash, scopes, expires_at, created_at)
+                VALUES (\(transaction.tenantID), \(id), \(name), \(secret.prefix), \(hash), \(scopes), \(expiresAt), \(createdAt))
+                """)
+        }
     }
 
     public static func list(in transaction: TenantTransaction) async throws -> [APIKeyInfo] {

@@ -16,7 +16,7 @@ public enum AuditRepository {
     ) async throws -> RecordedAuditEvent {
         precondition(transaction.tenantID == event.tenantID, "an audit event is written as its own tenant")
         // Concurrent appends for one tenant take turns, so each links to the true last event.
-        try await transaction.query(
+        try await transaction.run(
             "SELECT pg_advisory_xact_lock(hashtextextended('enface.audit.' || \(event.tenantID.uuidString.lowercased()), 0))")
         let previous = try await transaction.query(
             "SELECT hash FROM audit_events WHERE tenant_id = \(event.tenantID) ORDER BY id DESC LIMIT 1"

@@ -11,6 +11,6 @@ public enum ChangeChannel {
     /// Announces `tag` when the caller's transaction commits (NOTIFY is transactional, and
     /// repeats of one tag in one transaction are sent once).
     public static func announce(_ tag: String, on connection: PostgresConnection, logger: Logger) async throws {
-        try await connection.query("SELECT pg_notify(\(name), \(tag))", logger: logger)
+        _ = try await connection.query("SELECT pg_notify(\(name), \(tag))", logger: logger).collect()
     }
 }

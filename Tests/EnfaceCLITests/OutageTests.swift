@@ -1,0 +1,87 @@
+// The database goes away under load and comes back: every request is answered within 2 s
+// meanwhile (searches of a tenant in memory from memory, writes 503), writes succeed again within
+// 10 s by themselves, and nothing acknowledged is lost.
+
+import Crypto
+import Foundation
+import HTTPTypes
+import TestSupport
+import Testing
+
+@Suite struct OutageTests {
+    @Test func aNodeAnswersThroughADatabaseOutageAndRecoversByItself() async throws {
+        // A node on an embedded PostgreSQL of its own: stopping it must not stop the suite's.
+        let directory = try TemporaryDirectory()
+        let environment = [
+            "ENFACE_DATA_DIR": directory.url.path, "ENFACE_POSTGRES_PORT": String(Int.random(in: 21_000...29_000)),
+            "ENFACE_MASTER_KEY": SymmetricKey(size: .bits256).withUnsafeBytes { Data($0) }.base64EncodedString(),
+            "ENFACE_USAGE_FLUSH_SECONDS": "1",
+        ]
+        let node = try await Node.start(environment, ownDatabase: true)
+        defer {
+            node.process.signal(SIGTERM)
+            _ = try? EnfaceProcess(["db", "stop"], environment: environment)
+        }
+        let (tenant, key) = try await node.createTenant("outage")
+        var acknowledged: [Int] = []
+        for seed in 1...20 {
+            let (status, _) = try await node.request(.post, "/v1/persons/p\(seed)/faces", headers: key, body: Node.json(Node.embedding(seed)))
+            #expect(status == .created)
+            acknowledged.append(seed)
+        }
+        #expect(try await node.persons(matching: Node.embedding(7), headers: key).first?.person == "p7")
+
+        // The database stops.
+        #expect(try await EnfaceProcess.run(["db", "stop"], environment: environment).status == 0)
+
+        /// One request, and how long its answer took.
+        func timed(_ method: HTTPRequest.Method, _ path: String, body: String? = nil) async throws -> (HTTPResponse.Status, [String: Any], Duration) {
+            let started = ContinuousClock.now
+            let (status, answer) = try await node.request(method, path, headers: key, body: body)
+            return (status, answer, ContinuousClock.now - started)
+        }
+        var searchesDuringOutage = 0
+        for round in 0..<6 {
+            // Searches and verifies of the tenant in memory are answered from memory.
+            let (searched, found, searchTime) = try await timed(.post, "/v1/search", body: Node.json(Node.embedding(7)))
+            #expect(searched == .ok && searchTime < .seconds(2), "search: \(searched) after \(searchTime)")
+            #expect((found["matches"] as? [[String: Any]])?.first?["personId"] as? String == "p7")
+            searchesDuringOutage += 1
+            let (verified, _, verifyTime) = try await timed(
+                .post, "/v1/verify", body: Node.json(Node.embedding(3), #", "personId": "p3""#))
+            #expect(verified == .ok && verifyTime < .seconds(2), "verify: \(verified) after \(verifyTime)")
+            // Writes are refused at once, saying when to come back; nothing is half done.
+            let (enrolled, problem, enrollTime) = try await timed(
+                .post, "/v1/persons/late-\(round)/faces", body: Node.json(Node.embedding(100 + round)))
+            #expect(enrolled == .serviceUnavailable && enrollTime < .seconds(2), "enroll: \(enrolled) after \(enrollTime)")
+            #expect(problem["code"] as? String == "database_unavailable")
+            let (ready, _, readyTime) = try await timed(.get, "/readyz")
+            #expect(ready == .serviceUnavailable && readyTime < .seconds(4), "readyz: \(ready) after \(readyTime)")
+        }
+
+        // The database returns; writes succeed again by themselves, within 10 s.
+        #expect(try await EnfaceProcess.run(["db", "start"], environment: environment).status == 0)
+        let returned = ContinuousClock.now
+        try await poll(timeout: .seconds(10), interval: .milliseconds(100), "an enroll to succeed again") {
+            let (status, _) = try await node.request(
+                .post, "/v1/persons/after/faces", headers: key, body: Node.json(Node.embedding(500)))
+            return status == .created ? true : nil
+        }
+        #expect(ContinuousClock.now - returned < .seconds(10))
+        // Nothing acknowledged was lost, and what was refused left nothing behind.
+        for seed in acknowledged {
+            #expect(try await node.persons(matching: Node.embedding(seed), headers: key).first?.person == "p\(seed)")
+        }
+        let (late, _) = try await node.request(.get, "/v1/persons/late-0", headers: key)
+        #expect(late == .notFound)
+        // The searches answered from memory were counted, and written once the database returned.
+        let today = ISO8601DateFormatter.string(from: Date(), timeZone: TimeZone(identifier: "UTC")!, formatOptions: [.withFullDate])
+        try await poll(timeout: .seconds(10), "the outage's searches to reach the usage table") { () -> Bool? in
+            let (_, usage) = try await node.request(
+                .get, "/admin/v1/tenants/\(tenant)/usage?from=\(today)&to=\(today)", headers: Node.operatorHeaders)
+            let searches = ((usage["days"] as? [[String: Any]])?.first?["searches"] as? Int) ?? 0
+            return searches >= searchesDuringOutage + 1 ? true : nil
+        }
+        try await node.stop()
+    }
+}
