@@ -142,6 +142,9 @@ struct ProvisioningTests {
             """)
         let update = try await OperatorCLI.enface("tenant", "apply", "--file", file)
         #expect(update.output.contains("update prov-one") && update.output.contains("unchanged prov-two"), "\(update.output)")
+        // Each changed field, before → after.
+        #expect(update.output.contains("settings.matchThreshold: 0.42 → 0.5"), "\(update.output)")
+        #expect(update.output.contains(#"status: "active" → "suspended""#), "\(update.output)")
         #expect(try OperatorCLI.json(try await OperatorCLI.enface("tenant", "show", "prov-one").output)["status"] as? String == "suspended")
 
         // An invalid file: every error with its pointer, and nothing applied, not even the valid part.
@@ -160,6 +163,18 @@ struct ProvisioningTests {
         #expect(try await OperatorCLI.enface("tenant", "show", "prov-three").output.contains("no such tenant"))
         #expect(try await OperatorCLI.enface("tenant", "show", "prov-four").output.contains("no such tenant"))
 
+        // A field the file leaves out is left as the tenant's administrators set it.
+        // (as PATCH /v1/tenant/settings would store it)
+        _ = try await ScratchDatabase.required().withPool(.admin) { admin in
+            try await admin.query(
+                """
+                UPDATE tenants SET settings = settings || '{"allowedOrigins": ["https://two.example"]}'::jsonb
+                 WHERE slug = 'prov-two'
+                """)
+        }
+        let respected = try await OperatorCLI.enface("tenant", "apply", "--file", file)
+        #expect(respected.output.contains("unchanged prov-two"), "\(respected.output)")
+
         // --prune deletes what the file leaves out (after the lifecycle's steps).
         try directory.write("one.json", """
             {"tenants": [{"slug": "prov-one", "name": "One", "plan": "pro", "status": "suspended",
@@ -168,8 +183,19 @@ struct ProvisioningTests {
         let one2 = directory.url.appendingPathComponent("one.json").path
         let kept = try await OperatorCLI.enface("tenant", "apply", "--file", one2)
         #expect(kept.output.contains("applied: nothing to change"))
+        // An active tenant is never deleted in one step: --prune suspends it and says how to delete it.
         let pruned = try await OperatorCLI.enface("tenant", "apply", "--file", one2, "--prune")
-        #expect(pruned.output.contains("delete prov-two"), "\(pruned.output)")
+        #expect(pruned.output.contains("suspend prov-two: active: suspended, not deleted"), "\(pruned.output)")
+        #expect(try OperatorCLI.json(try await OperatorCLI.enface("tenant", "show", "prov-two").output)["status"] as? String == "suspended")
+        // Suspended, it is deleted by the next --prune; or by a file that says so.
+        let again2 = try await OperatorCLI.enface("tenant", "apply", "--file", one2, "--prune")
+        #expect(again2.output.contains("delete prov-two"), "\(again2.output)")
         #expect(try OperatorCLI.json(try await OperatorCLI.enface("tenant", "show", "prov-two").output)["status"] as? String == "deleted")
+        try directory.write("gone.json", """
+            {"tenants": [{"slug": "prov-one", "name": "One", "status": "deleted"}]}
+            """)
+        let gone = try await OperatorCLI.enface("tenant", "apply", "--file", directory.url.appendingPathComponent("gone.json").path)
+        #expect(gone.status == 0 && gone.output.contains("update prov-one"), "\(gone.output)")
+        #expect(try OperatorCLI.json(try await OperatorCLI.enface("tenant", "show", "prov-one").output)["status"] as? String == "deleted")
     }
 }

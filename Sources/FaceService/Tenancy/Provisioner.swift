@@ -10,11 +10,33 @@ import WireFormats
 public struct Provisioner: Sendable {
     /// One line of the plan.
     public struct Step: Sendable, Equatable {
-        public enum Kind: String, Sendable { case create, update, unchanged, delete }
+        public enum Kind: String, Sendable {
+            case create, update, unchanged
+            /// An active tenant left out of a file applied with --prune: suspended, not deleted.
+            case suspend
+            case delete
+            /// A tenant --prune leaves alone, and why (`note`).
+            case keep
+        }
         public var kind: Kind
         public var slug: String
-        /// What changes (for updates): field paths.
-        public var changes: [String]
+        /// What changes, field by field (`settings.matchThreshold`), before and after.
+        public var changes: [FieldChange]
+        public var note: String?
+
+        public init(kind: Kind, slug: String, changes: [FieldChange] = [], note: String? = nil) {
+            self.kind = kind
+            self.slug = slug
+            self.changes = changes
+            self.note = note
+        }
+    }
+
+    /// One field of a tenant as the plan changes it.
+    public struct FieldChange: Sendable, Equatable {
+        public var field: String
+        public var before: String
+        public var after: String
     }
 
     /// What an apply did: the plan, and the key of each tenant it created (shown once).
@@ -33,89 +55,175 @@ public struct Provisioner: Sendable {
     /// plan that needs an impossible step (a model change, a lifecycle move the lifecycle forbids).
     public func plan(_ desired: [DesiredTenant], prune: Bool) async throws -> [Step] {
         try await administration.admin.withTransaction { connection in
-            try await plan(desired, prune: prune, existing: existing(on: connection))
+            try plan(desired, prune: prune, existing: await existing(on: connection), now: AuditChain.timestamp()).map(\.step)
         }
     }
 
-    /// Applies `desired` in one transaction: every create, update and (with `prune`) delete, or
-    /// none of them.
+    /// Applies `desired` in one transaction: every step of the plan, or none of them.
     public func apply(_ desired: [DesiredTenant], prune: Bool, by actor: String) async throws -> Outcome {
         let admin = administration.admin
         return try await admin.withTransaction { connection in
             // One apply at a time: a second waits, then plans against what the first did.
             _ = try await connection.query("SELECT pg_advisory_xact_lock(hashtextextended('enface.provisioning', 0))", logger: admin.logger)
                 .collect()
-            let current = try await existing(on: connection)
-            let steps = try plan(desired, prune: prune, existing: current)
+            let now = AuditChain.timestamp()
+            let planned = try plan(desired, prune: prune, existing: await existing(on: connection), now: now)
             var keys: [String: APIKeySecret] = [:]
-            for tenant in desired {
-                let step = steps.first { $0.slug == tenant.slug }!
-                switch step.kind {
-                case .create: keys[tenant.slug] = try await create(tenant, by: actor, on: connection)
-                case .update: try await update(current[tenant.slug]!, to: tenant, by: actor, on: connection)
-                case .unchanged, .delete: break
+            for item in planned {
+                switch item.step.kind {
+                case .create: keys[item.step.slug] = try await create(item.target, by: actor, on: connection, now: now)
+                case .update, .suspend, .delete:
+                    guard let current = item.current else { continue }
+                    try await update(current, to: item.target, by: actor, on: connection, now: now)
+                case .unchanged, .keep: break
                 }
             }
-            for step in steps where step.kind == .delete {
-                try await delete(current[step.slug]!, by: actor, on: connection)
-            }
-            return Outcome(steps: steps, createdKeys: keys)
+            return Outcome(steps: planned.map(\.step), createdKeys: keys)
         }
     }
 
     // MARK: Planning
 
-    func plan(_ desired: [DesiredTenant], prune: Bool, existing: [String: Tenant]) throws -> [Step] {
-        var steps: [Step] = []
+    /// A step, and the tenant as it is and as it will be.
+    struct Planned {
+        var step: Step
+        var current: Tenant?
+        var target: Tenant
+    }
+
+    func plan(_ desired: [DesiredTenant], prune: Bool, existing: [String: Tenant], now: Date) throws -> [Planned] {
+        var planned: [Planned] = []
         var errors: [FieldError] = []
-        for (index, tenant) in desired.enumerated() {
-            guard let current = existing[tenant.slug] else {
-                steps.append(Step(kind: .create, slug: tenant.slug, changes: []))
+        for (index, wanted) in desired.enumerated() {
+            let pointer = "/tenants/\(index)"
+            guard let current = existing[wanted.slug] else {
+                if wanted.status == .deleted {
+                    errors.append(FieldError(pointer: pointer + "/status", code: "invalid_value", detail: "\(wanted.slug) does not exist"))
+                    continue
+                }
+                do {
+                    // A tenant a file creates is active unless the file says otherwise.
+                    let target = try Self.target(
+                        wanted, from: Self.fresh(wanted, now: now), status: wanted.status ?? .active, pointer: pointer, now: now)
+                    planned.append(Planned(step: Step(kind: .create, slug: wanted.slug), current: nil, target: target))
+                } catch { errors += error.errors }
                 continue
             }
             if current.status == .deleted {
-                errors.append(FieldError(pointer: "/tenants/\(index)/slug", code: "not_allowed", detail: "\(tenant.slug) is deleted"))
+                errors.append(FieldError(pointer: pointer + "/slug", code: "not_allowed", detail: "\(wanted.slug) is deleted"))
                 continue
             }
-            if current.model != tenant.model {
+            if let model = wanted.model, model != current.model {
                 errors.append(FieldError(
-                    pointer: "/tenants/\(index)/model", code: "not_allowed",
+                    pointer: pointer + "/model", code: "not_allowed",
                     detail: "a tenant's model is fixed at creation (it is \(current.model))"))
             }
-            if current.status != tenant.status, lifecyclePath(from: current.status, to: tenant.status) == nil {
+            if let status = wanted.status, status != current.status, Self.lifecyclePath(from: current.status, to: status) == nil {
                 errors.append(FieldError(
-                    pointer: "/tenants/\(index)/status", code: "invalid_transition",
-                    detail: LifecycleError(from: current.status, to: tenant.status).detail))
+                    pointer: pointer + "/status", code: "invalid_transition",
+                    detail: LifecycleError(from: current.status, to: status).detail))
+                continue
             }
-            let changes = Self.changes(current, tenant)
-            steps.append(Step(kind: changes.isEmpty ? .unchanged : .update, slug: tenant.slug, changes: changes))
+            do {
+                let target = try Self.target(wanted, from: current, status: wanted.status ?? current.status, pointer: pointer, now: now)
+                let changes = try Self.changes(current, target)
+                planned.append(Planned(
+                    step: Step(kind: changes.isEmpty ? .unchanged : .update, slug: wanted.slug, changes: changes),
+                    current: current, target: target))
+            } catch let failure as ValidationFailure { errors += failure.errors }
         }
         if !errors.isEmpty { throw TenancyError.invalid(ValidationFailure(errors)) }
         if prune {
             let declared = Set(desired.map(\.slug))
-            for slug in existing.keys.sorted() where !declared.contains(slug) && existing[slug]!.status != .deleted {
-                steps.append(Step(kind: .delete, slug: slug, changes: []))
+            for slug in existing.keys.sorted() where !declared.contains(slug) {
+                guard let current = existing[slug], current.status != .deleted else { continue }
+                var target = current
+                switch current.status {
+                case .active:
+                    // Deleting a tenant in use is never one step: it is suspended, and the file
+                    // must say `"status": "deleted"` for it to go.
+                    Self.stamp(&target, to: .suspended, reason: "left out of a provisioning file", now: now)
+                    planned.append(Planned(
+                        step: Step(
+                            kind: .suspend, slug: slug, changes: try Self.changes(current, target),
+                            note: "active: suspended, not deleted; declare it with \"status\": \"deleted\" to delete it"),
+                        current: current, target: target))
+                case .suspended:
+                    Self.stamp(&target, to: .deleted, reason: nil, now: now)
+                    planned.append(Planned(
+                        step: Step(kind: .delete, slug: slug, changes: try Self.changes(current, target)), current: current,
+                        target: target))
+                case .pending:
+                    planned.append(Planned(
+                        step: Step(kind: .keep, slug: slug, note: "pending: never activated, left as it is"), current: current,
+                        target: current))
+                case .deleted:
+                    break
+                }
             }
         }
-        return steps
+        return planned
     }
 
-    static func changes(_ current: Tenant, _ desired: DesiredTenant) -> [String] {
-        var changes: [String] = []
-        if current.name != desired.name { changes.append("name") }
-        if current.plan != desired.plan { changes.append("plan") }
-        if current.status != desired.status { changes.append("status") }
-        if desired.status == .suspended, current.suspendReason != desired.suspendReason { changes.append("suspendReason") }
-        if current.settings != desired.settings { changes.append("settings") }
-        if current.quotas != desired.quotas { changes.append("quotas") }
-        return changes
+    /// A tenant the file creates, before the file's fields: the plan's defaults, pending.
+    static func fresh(_ wanted: DesiredTenant, now: Date) -> Tenant {
+        let plan = wanted.plan ?? .starter
+        return Tenant(
+            id: UUID(), slug: wanted.slug, name: wanted.name, status: .pending, plan: plan,
+            model: wanted.model ?? ModelCatalog.defaultModel, settings: TenantSettings(), quotas: plan.defaultQuotas,
+            createdAt: now)
     }
 
-    /// The statuses to pass through from `from` to `to` (pending → suspended goes via active).
-    func lifecyclePath(from: TenantStatus, to: TenantStatus) -> [TenantStatus]? {
+    /// `tenant` with what the file says applied, and nothing else: a field left out stays.
+    static func target(
+        _ wanted: DesiredTenant, from tenant: Tenant, status: TenantStatus, pointer: String, now: Date
+    ) throws(ValidationFailure) -> Tenant {
+        var target = tenant
+        target.name = wanted.name
+        if let plan = wanted.plan, plan != tenant.plan {
+            // A new plan brings its quotas, as on the API; the file's quotas apply on top.
+            target.plan = plan
+            target.quotas = plan.defaultQuotas
+        }
+        if let patch = wanted.settings { target.settings = try target.settings.applying(patch, pointer: pointer + "/settings") }
+        if let patch = wanted.quotas { target.quotas = try target.quotas.applying(patch, pointer: pointer + "/quotas") }
+        for step in lifecyclePath(from: tenant.status, to: status) ?? [] {
+            stamp(&target, to: step, reason: wanted.suspendReason, now: now)
+        }
+        if status == .suspended, tenant.status == .suspended, let reason = wanted.suspendReason { target.suspendReason = reason }
+        return target
+    }
+
+    /// Field by field, what differs between two versions of a tenant (what an operator may change).
+    static func changes(_ before: Tenant, _ after: Tenant) throws -> [FieldChange] {
+        func flat(_ value: JSONValue, _ prefix: String, into fields: inout [String: String]) {
+            if case .object(let members) = value {
+                for (key, member) in members { flat(member, prefix.isEmpty ? key : prefix + "." + key, into: &fields) }
+            } else {
+                fields[prefix] = value.canonical
+            }
+        }
+        var old: [String: String] = [:]
+        var new: [String: String] = [:]
+        flat(try TenantAdministration.snapshot(before), "", into: &old)
+        flat(try TenantAdministration.snapshot(after), "", into: &new)
+        if before.suspendReason != after.suspendReason {
+            old["suspendReason"] = before.suspendReason.map(JSONValue.quote) ?? "null"
+            new["suspendReason"] = after.suspendReason.map(JSONValue.quote) ?? "null"
+        }
+        return Set(old.keys).union(new.keys).sorted().compactMap { field in
+            let (was, will) = (old[field] ?? "null", new[field] ?? "null")
+            return was == will ? nil : FieldChange(field: field, before: was, after: will)
+        }
+    }
+
+    /// The statuses to pass through from `from` to `to`: pending → suspended goes via active,
+    /// active → deleted via suspended (deleting a tenant in use is two steps, as the lifecycle asks).
+    static func lifecyclePath(from: TenantStatus, to: TenantStatus) -> [TenantStatus]? {
         if from == to { return [] }
         if from.canBecome(to) { return [to] }
         if from == .pending, to == .suspended { return [.active, .suspended] }
+        if from == .active, to == .deleted { return [.suspended, .deleted] }
         return nil
     }
 
@@ -134,64 +242,47 @@ public struct Provisioner: Sendable {
         return all
     }
 
-    private func create(_ desired: DesiredTenant, by actor: String, on connection: PostgresConnection) async throws -> APIKeySecret {
-        let now = AuditChain.timestamp()
-        var tenant = Tenant(
-            id: UUID(), slug: desired.slug, name: desired.name, status: .pending, plan: desired.plan, model: desired.model,
-            settings: desired.settings, quotas: desired.quotas, createdAt: now)
+    /// Creates `target` (pending, with its first key), then moves it to the status the file asks.
+    private func create(_ target: Tenant, by actor: String, on connection: PostgresConnection, now: Date) async throws -> APIKeySecret {
+        var pending = target
+        (pending.status, pending.activatedAt, pending.suspendedAt, pending.suspendReason) = (.pending, nil, nil, nil)
         var secret: APIKeySecret?
-        try await asTenant(tenant.id, on: connection) { transaction in
-            secret = try await administration.insert(tenant, by: actor, detail: ["via": "apply"], in: transaction).secret
-            for step in lifecyclePath(from: .pending, to: desired.status) ?? [] {
-                let before = tenant
-                Self.stamp(&tenant, to: step, reason: desired.suspendReason, now: now)
-                try await TenantRepository.update(tenant, on: connection, logger: transaction.logger)
-                try await record(before, tenant, by: actor, in: transaction)
+        try await asTenant(target.id, on: connection) { transaction in
+            secret = try await administration.insert(pending, by: actor, detail: ["via": "apply"], in: transaction).secret
+            if target != pending {
+                try await TenantRepository.update(target, on: connection, logger: transaction.logger)
+                try await record(pending, target, by: actor, in: transaction)
             }
         }
         guard let secret else { throw RepositoryError.noRow("the created tenant's key") }
         return secret
     }
 
-    private func update(_ current: Tenant, to desired: DesiredTenant, by actor: String, on connection: PostgresConnection) async throws {
-        let now = AuditChain.timestamp()
+    /// Writes `target` over `current`, one audited step per lifecycle move (a deletion also
+    /// revokes every key), the rest with the first step.
+    private func update(
+        _ current: Tenant, to target: Tenant, by actor: String, on connection: PostgresConnection, now: Date
+    ) async throws {
         try await asTenant(current.id, on: connection) { transaction in
-            var tenant = current
-            tenant.name = desired.name
-            tenant.plan = desired.plan
-            tenant.settings = desired.settings
-            tenant.quotas = desired.quotas
-            if tenant != current {
-                try await TenantRepository.update(tenant, on: connection, logger: transaction.logger)
-                try await record(current, tenant, by: actor, in: transaction)
+            var before = current
+            var next = current
+            (next.name, next.plan, next.settings, next.quotas) = (target.name, target.plan, target.settings, target.quotas)
+            if next != before {
+                try await TenantRepository.update(next, on: connection, logger: transaction.logger)
+                try await record(before, next, by: actor, in: transaction)
+                before = next
             }
-            for step in lifecyclePath(from: current.status, to: desired.status) ?? [] {
-                let before = tenant
-                Self.stamp(&tenant, to: step, reason: desired.suspendReason, now: now)
-                try await TenantRepository.update(tenant, on: connection, logger: transaction.logger)
-                try await record(before, tenant, by: actor, in: transaction)
-            }
-            if desired.status == .suspended, current.status == .suspended, tenant.suspendReason != desired.suspendReason {
-                let before = tenant
-                tenant.suspendReason = desired.suspendReason
-                try await TenantRepository.update(tenant, on: connection, logger: transaction.logger)
-                try await record(before, tenant, by: actor, in: transaction)
-            }
-        }
-    }
-
-    /// Prune: suspend if needed, then delete (keys revoked, purge scheduled), as the lifecycle asks.
-    private func delete(_ current: Tenant, by actor: String, on connection: PostgresConnection) async throws {
-        let now = AuditChain.timestamp()
-        try await asTenant(current.id, on: connection) { transaction in
-            var tenant = current
-            let path: [TenantStatus] = current.status == .suspended ? [.deleted] : current.status == .active ? [.suspended, .deleted] : [.active, .suspended, .deleted]
-            for step in path {
-                let before = tenant
-                Self.stamp(&tenant, to: step, reason: "pruned by tenant apply", now: now)
-                try await TenantRepository.update(tenant, on: connection, logger: transaction.logger)
+            for step in Self.lifecyclePath(from: current.status, to: target.status) ?? [] {
+                Self.stamp(&next, to: step, reason: target.suspendReason, now: now)
+                try await TenantRepository.update(next, on: connection, logger: transaction.logger)
                 if step == .deleted { _ = try await APIKeyRepository.revokeAll(at: now, in: transaction) }
-                try await record(before, tenant, by: actor, in: transaction)
+                try await record(before, next, by: actor, in: transaction)
+                before = next
+            }
+            if next.suspendReason != target.suspendReason {
+                next.suspendReason = target.suspendReason
+                try await TenantRepository.update(next, on: connection, logger: transaction.logger)
+                try await record(before, next, by: actor, in: transaction)
             }
         }
     }

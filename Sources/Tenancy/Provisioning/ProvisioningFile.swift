@@ -3,17 +3,19 @@
 import Foundation
 import WireFormats
 
-/// A tenant as the file declares it. Settings and quotas are the plan's defaults with the
-/// file's fields applied: a field the file leaves out means "the default", not "as it is".
+/// A tenant as the file declares it. What the file leaves out is nil, and means "as it is" for
+/// a tenant that exists (what its administrators set themselves stays), "the default" for one
+/// the file creates. Settings and quotas are patches: the fields the file names, nothing else.
 public struct DesiredTenant: Sendable, Equatable {
     public var slug: String
     public var name: String
-    public var plan: Plan
-    public var model: String
-    public var status: TenantStatus
+    public var plan: Plan?
+    public var model: String?
+    /// `deleted` is how a file says, explicitly, that a tenant goes (suspended first if active).
+    public var status: TenantStatus?
     public var suspendReason: String?
-    public var settings: TenantSettings
-    public var quotas: Quotas
+    public var settings: JSONValue?
+    public var quotas: JSONValue?
 }
 
 public enum ProvisioningFile {
@@ -48,29 +50,31 @@ public enum ProvisioningFile {
                 continue
             }
             seen[slug] = index
-            var plan = Plan.starter
-            if case .string(let text)? = fields["plan"], let parsed = Plan(rawValue: text) { plan = parsed }
-            var model = ModelCatalog.defaultModel
-            if case .string(let text)? = fields["model"] { model = text }
-            if models.model(model) == nil {
-                errors.append(FieldError(pointer: pointer + "/model", code: "invalid_value", detail: "no model named \(model)"))
+            var plan: Plan?
+            if case .string(let text)? = fields["plan"] { plan = Plan(rawValue: text) }
+            var model: String?
+            if case .string(let text)? = fields["model"] {
+                model = text
+                if models.model(text) == nil {
+                    errors.append(FieldError(pointer: pointer + "/model", code: "invalid_value", detail: "no model named \(text)"))
+                }
             }
-            var status = TenantStatus.active
-            if case .string(let text)? = fields["status"], let parsed = TenantStatus(rawValue: text) { status = parsed }
+            var status: TenantStatus?
+            if case .string(let text)? = fields["status"] { status = TenantStatus(rawValue: text) }
             var suspendReason: String?
             if case .string(let text)? = fields["suspendReason"] { suspendReason = text }
-            var settings = TenantSettings()
-            var quotas = plan.defaultQuotas
+            // Checked now against the defaults, so every error of the file is reported at once;
+            // applied later to the tenant as it is.
             do {
-                if let patch = fields["settings"] { settings = try settings.applying(patch, pointer: pointer + "/settings") }
+                if let patch = fields["settings"] { _ = try TenantSettings().applying(patch, pointer: pointer + "/settings") }
             } catch { errors += error.errors }
             do {
-                if let patch = fields["quotas"] { quotas = try quotas.applying(patch, pointer: pointer + "/quotas") }
+                if let patch = fields["quotas"] { _ = try (plan ?? .starter).defaultQuotas.applying(patch, pointer: pointer + "/quotas") }
             } catch { errors += error.errors }
             tenants.append(
                 DesiredTenant(
                     slug: slug, name: name, plan: plan, model: model, status: status, suspendReason: suspendReason,
-                    settings: settings, quotas: quotas))
+                    settings: fields["settings"], quotas: fields["quotas"]))
         }
         if !errors.isEmpty { throw ValidationFailure(errors) }
         return tenants

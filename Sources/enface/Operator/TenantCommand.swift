@@ -124,13 +124,16 @@ struct TenantCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Bring the tenants to what a file declares (schemas/tenants.schema.json), in one transaction.",
             discussion: """
-                Prints the plan (create / update / unchanged / delete), then applies it. Tenants the file \
-                does not name are left alone unless --prune is given. The API key of each created tenant is \
-                printed once. An invalid file is refused with the JSON pointer of each error, and nothing is applied.
+                Prints the plan (create / update / unchanged, each changed field before → after), then \
+                applies it. A field the file leaves out is left as it is. Tenants the file does not name \
+                are left alone unless --prune is given: then suspended ones are deleted, active ones only \
+                suspended (a file deletes an active tenant only by declaring it with "status": "deleted"), \
+                pending ones kept. The API key of each created tenant is printed once. An invalid file is \
+                refused with the JSON pointer of each error, and nothing is applied.
                 """)
 
         @Option(help: "The provisioning file.") var file: String
-        @Flag(help: "Delete tenants the file does not name.") var prune = false
+        @Flag(help: "Suspend active tenants the file does not name, and delete suspended ones.") var prune = false
         @Flag(help: "Print the plan only.") var dryRun = false
 
         func run() async throws {
@@ -157,8 +160,10 @@ struct TenantCommand: AsyncParsableCommand {
 
         func printPlan(_ steps: [Provisioner.Step]) {
             for step in steps {
-                let changes = step.changes.isEmpty ? "" : " (" + step.changes.joined(separator: ", ") + ")"
-                print("\(step.kind.rawValue) \(step.slug)\(changes)")
+                print("\(step.kind.rawValue) \(step.slug)" + (step.note.map { ": \($0)" } ?? ""))
+                for change in step.changes where step.kind != .create {
+                    print("    \(change.field): \(change.before) → \(change.after)")
+                }
             }
         }
     }
