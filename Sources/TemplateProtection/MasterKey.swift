@@ -65,15 +65,6 @@ public struct MasterKey: Sendable, CustomStringConvertible {
 
     public var description: String { "MasterKey(\(fingerprint))" }
 
-    /// The audit chain's first key: derived from the master key, so that every node starting on
-    /// a fresh database makes the same one, and racing first inserts agree. It is stored wrapped
-    /// (`platform_keys`) and read from there; after a rotation of the master key it is no longer
-    /// derivable from the new one, and chains written before the rotation still verify.
-    public var initialAuditKey: SymmetricKey {
-        HKDF<SHA256>.deriveKey(
-            inputKeyMaterial: key, salt: Data("enface".utf8), info: Data("audit-chain/v1".utf8), outputByteCount: 32)
-    }
-
     /// The key that turns tenant ids into the opaque tags change notices carry (see
     /// `NoticeTags`): derived, so every node holding this master key makes the same tags.
     public var noticeTags: NoticeTags {

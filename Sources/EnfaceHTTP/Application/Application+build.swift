@@ -131,7 +131,7 @@ func wire(
         do {
             // PostgresNIO's pool keeps a lease waiting for up to a minute while connections
             // fail; the server must not wait that long before it listens.
-            _ = try await withDeadline(.seconds(5)) { try await audit.chain(on: adminPool) }
+            _ = try await withDeadline(.seconds(5)) { try await audit.keyring(on: adminPool) }
         } catch KeyError.cannotUnwrap {
             throw ConfigurationError.invalid(
                 variable: "ENFACE_MASTER_KEY",

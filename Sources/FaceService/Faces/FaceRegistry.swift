@@ -225,6 +225,11 @@ public final class FaceRegistry: Sendable {
     /// waited for: without searchable templates the database cannot compare).
     func coldRotation(_ tenant: Tenant) async throws -> TemplateRotation? {
         guard shards.memoryBudget > 0, !shards.isLoaded(tenant.id), tenant.settings.searchableTemplates else { return nil }
+        // Faces enrolled while the tenant kept no searchable templates have none yet (the shard's
+        // load writes them): pgvector would miss them, so the search waits for the shard.
+        guard try await !app.withTenant(tenant.id, { try await FaceRepository.hasFacesWithoutTemplate(in: $0) }) else {
+            return nil
+        }
         let rotation = try await keys.secrets(tenant).rotation
         Task { _ = try? await self.shard(for: tenant) }
         return rotation
@@ -269,6 +274,12 @@ public final class FaceRegistry: Sendable {
         let shard = try Shard(dimension: secrets.rotation.outputDimension)
         let faces = try rotated(stored, tenant: tenant, secrets: secrets)
         try shard.add(contentsOf: faces.map { Shard.Face(id: $0.key, person: $0.value.person, embedding: $0.value.template) })
+        // Faces enrolled while searchable templates were off, now that they are on: write their
+        // rotated templates, so pgvector can answer for them too while a shard is cold.
+        let missing = stored.filter { $0.template == nil }.compactMap { face in faces[face.id].map { (face.id, $0.template) } }
+        if tenant.settings.searchableTemplates, !missing.isEmpty {
+            try await app.withTenant(tenant.id) { try await FaceRepository.storeTemplates(missing, onlyMissing: true, in: $0) }
+        }
         let elapsed = ContinuousClock.now - started
         logger.info(
             "shard loaded",

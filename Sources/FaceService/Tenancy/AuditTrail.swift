@@ -1,5 +1,6 @@
 // Writes audit events into their tenant's chain, and keeps floods of refusals from filling it.
 
+import Crypto
 import Foundation
 import Logging
 import PostgresNIO
@@ -13,8 +14,9 @@ import WireFormats
 public final class AuditTrail: Sendable {
     /// Where the chain's key comes from: the database, wrapped by this master key.
     private let masterKey: MasterKey?
-    /// The chain, once its key was read (it never changes: rotating the master key re-wraps it).
-    private let loaded: Mutex<AuditChain?>
+    /// The chain's keys, once read (rotating the master key re-wraps them; rotating the audit
+    /// key adds one).
+    private let loaded: Mutex<AuditKeyring?>
     /// Refusals sampled per tenant and action, so a flood of one kind cannot silence another;
     /// anonymous ones (no credential that names a tenant) have budgets of their own.
     private let sampler = RateLimiter<SampledRefusal>()
@@ -36,8 +38,8 @@ public final class AuditTrail: Sendable {
     /// Attempts on other tenants' data are never sampled away: each one is recorded.
     public static let neverDropped: Set = ["access.foreign_face", "access.cross_tenant", "access.foreign_jwt"]
 
-    /// A trail whose chain key is stored in `platform_keys`, wrapped by `masterKey`; the first
-    /// node to need it stores it.
+    /// A trail whose chain keys are stored in `platform_keys`, wrapped by `masterKey`; the first
+    /// node to need one stores a random key.
     public init(masterKey: MasterKey) {
         self.masterKey = masterKey
         self.loaded = Mutex(nil)
@@ -46,29 +48,47 @@ public final class AuditTrail: Sendable {
     /// A trail with a known chain (tests of pure logic).
     public init(chain: AuditChain) {
         self.masterKey = nil
-        self.loaded = Mutex(chain)
+        self.loaded = Mutex(AuditKeyring([chain]))
     }
 
-    /// The chain, its key read (or first stored) on `connection` when not yet known. Throws
-    /// `KeyError.cannotUnwrap` when the stored key was wrapped by another master key.
-    public func chain(on connection: PostgresConnection, logger: Logger) async throws -> AuditChain {
-        if let chain = loaded.withLock({ $0 }) { return chain }
-        guard let masterKey else { preconditionFailure("a trail without a master key has its chain") }
-        let name = PlatformKeyRepository.auditChain
-        var wrapped = try await PlatformKeyRepository.wrapped(name, on: connection, logger: logger)
-        if wrapped == nil {
-            wrapped = try await PlatformKeyRepository.insertIfAbsent(
-                name, wrapped: try masterKey.wrapPlatformKey(masterKey.initialAuditKey, name: name), on: connection, logger: logger)
+    /// Every version of the chain's key, read (or the first stored) on `connection` when not yet
+    /// known. Throws `KeyError.cannotUnwrap` when a stored key was wrapped by another master key.
+    public func keyring(on connection: PostgresConnection, logger: Logger) async throws -> AuditKeyring {
+        if let keyring = loaded.withLock({ $0 }) { return keyring }
+        guard let masterKey else { throw KeyError.cannotUnwrap }
+        var wrapped = try await PlatformKeyRepository.auditChainVersions(on: connection, logger: logger)
+        if wrapped.isEmpty {
+            // A key of its own, random: nothing derived from any master key. Of two nodes racing
+            // to store the first, both read back the winner's.
+            let name = PlatformKeyRepository.auditChain
+            wrapped[1] = try await PlatformKeyRepository.insertIfAbsent(
+                name, wrapped: try masterKey.wrapPlatformKey(SymmetricKey(size: .bits256), name: name), on: connection,
+                logger: logger)
         }
-        let chain = AuditChain(key: try masterKey.unwrapPlatformKey(wrapped!, name: name))
-        loaded.withLock { $0 = chain }
+        let keyring = AuditKeyring(try wrapped.map { version, key in
+            AuditChain(
+                key: try masterKey.unwrapPlatformKey(key, name: PlatformKeyRepository.auditChain(version: version)),
+                version: version)
+        })
+        loaded.withLock { $0 = keyring }
+        return keyring
+    }
+
+    /// The chain new events are appended with: the newest key.
+    public func chain(on connection: PostgresConnection, logger: Logger) async throws -> AuditChain {
+        guard let chain = try await keyring(on: connection, logger: logger).current else { throw KeyError.cannotUnwrap }
         return chain
     }
 
-    /// The chain, read in a transaction of its own on `pool`.
-    public func chain(on pool: PostgresPool) async throws -> AuditChain {
-        if let chain = loaded.withLock({ $0 }) { return chain }
-        return try await pool.withTransaction { connection in try await self.chain(on: connection, logger: pool.logger) }
+    /// The keyring, read in a transaction of its own on `pool`.
+    public func keyring(on pool: PostgresPool) async throws -> AuditKeyring {
+        if let keyring = loaded.withLock({ $0 }) { return keyring }
+        return try await pool.withTransaction { connection in try await self.keyring(on: connection, logger: pool.logger) }
+    }
+
+    /// Forgets the keys read, so the next use reads them again (after a rotation).
+    public func reload() {
+        loaded.withLock { $0 = nil }
     }
 
     /// Records `event` in the caller's transaction (whose tenant is the event's).

@@ -1,5 +1,6 @@
 // Rotating the master key: every key it wraps is re-wrapped under the new one, nothing else moves.
 
+import Crypto
 import Foundation
 import PostgresNIO
 import Storage
@@ -70,7 +71,7 @@ public struct MasterKeyRotation: Sendable {
         return try await admin.withTenant(AuditEvent.platform) { transaction in
             // The audit key is stored before it is re-wrapped, for a database that never had one.
             do {
-                _ = try await audit.chain(on: transaction.connection, logger: transaction.logger)
+                _ = try await audit.keyring(on: transaction.connection, logger: transaction.logger)
             } catch KeyError.cannotUnwrap {
                 throw Refusal.wrongMasterKey(tenant: nil)
             }
@@ -82,11 +83,14 @@ public struct MasterKeyRotation: Sendable {
                     of: id, as: try new.wrap(key, tenantID: id), on: transaction.connection, logger: transaction.logger)
                 report.tenantKeys += 1
             }
-            let name = PlatformKeyRepository.auditChain
-            let rewrapped = try await PlatformKeyRepository.rewrap(name, on: transaction.connection, logger: transaction.logger) {
-                wrapped in try new.wrapPlatformKey(try old.unwrapPlatformKey(wrapped, name: name), name: name)
+            let versions = try await PlatformKeyRepository.auditChainVersions(on: transaction.connection, logger: transaction.logger)
+            for version in versions.keys.sorted() {
+                let name = PlatformKeyRepository.auditChain(version: version)
+                let rewrapped = try await PlatformKeyRepository.rewrap(name, on: transaction.connection, logger: transaction.logger) {
+                    wrapped in try new.wrapPlatformKey(try old.unwrapPlatformKey(wrapped, name: name), name: name)
+                }
+                if rewrapped { report.platformKeys += 1 }
             }
-            if rewrapped { report.platformKeys += 1 }
             try await audit.record(
                 AuditEvent(
                     tenantID: AuditEvent.platform, actor: actor, action: "master_key.rotate",
@@ -96,6 +100,45 @@ public struct MasterKeyRotation: Sendable {
                     ]),
                 in: transaction)
             return report
+        }
+    }
+}
+
+/// Replaces the audit chain's key with a new random one (a new version): events from now on are
+/// hashed with it, events before keep verifying with the version they name. For a key that may
+/// have leaked, or one a database made before keys were random (version 1 of such a database is
+/// derived from its first master key). Nodes hold the keys in memory: stop them first.
+public struct AuditKeyRotation: Sendable {
+    let admin: PostgresPool
+    let masterKey: MasterKey
+
+    public init(admin: PostgresPool, masterKey: MasterKey) {
+        self.admin = admin
+        self.masterKey = masterKey
+    }
+
+    /// The new key's version.
+    public func rotate(force: Bool = false, by actor: String) async throws -> Int {
+        if !force {
+            let connections = try await MasterKeyRotation(admin: admin).runningNodeConnections()
+            guard connections == 0 else { throw MasterKeyRotation.Refusal.nodesRunning(connections) }
+        }
+        let audit = AuditTrail(masterKey: masterKey)
+        return try await admin.withTenant(AuditEvent.platform) { transaction in
+            let keyring = try await audit.keyring(on: transaction.connection, logger: transaction.logger)
+            let version = (keyring.chains.keys.max() ?? 0) + 1
+            let name = PlatformKeyRepository.auditChain(version: version)
+            _ = try await PlatformKeyRepository.insertIfAbsent(
+                name, wrapped: try masterKey.wrapPlatformKey(SymmetricKey(size: .bits256), name: name),
+                on: transaction.connection, logger: transaction.logger)
+            audit.reload()
+            // The rotation is the new key's first event.
+            try await audit.record(
+                AuditEvent(
+                    tenantID: AuditEvent.platform, actor: actor, action: "audit_key.rotate",
+                    detail: ["version": .number(Double(version))]),
+                in: transaction)
+            return version
         }
     }
 }

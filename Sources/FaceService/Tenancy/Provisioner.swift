@@ -269,6 +269,7 @@ public struct Provisioner: Sendable {
             (next.name, next.plan, next.settings, next.quotas) = (target.name, target.plan, target.settings, target.quotas)
             if next != before {
                 try await TenantRepository.update(next, on: connection, logger: transaction.logger)
+                try await TenantAdministration.settingsChanged(from: before.settings, to: next.settings, in: transaction)
                 try await record(before, next, by: actor, in: transaction)
                 before = next
             }

@@ -309,7 +309,7 @@ public struct TenantAdministration: Sendable {
     /// Walks every tenant's chain a page at a time and stops at the first broken link.
     public func verifyAudit(pageSize: Int = 1_000) async throws -> AuditVerification {
         var result = AuditVerification()
-        let chain = try await audit.chain(on: admin)
+        let keyring = try await audit.keyring(on: admin)
         var cursor: (tenant: UUID, id: Int64)?
         var previous: [UInt8]?
         while true {
@@ -323,7 +323,7 @@ public struct TenantAdministration: Sendable {
                     previous = nil
                 }
                 result.events += 1
-                if let broken = chain.check(record, follows: previous) {
+                if let broken = keyring.check(record, follows: previous) {
                     result.firstBreak = broken
                     return result
                 }
@@ -354,6 +354,7 @@ public struct TenantAdministration: Sendable {
             let changed = try modify(tenant)
             guard changed != tenant else { return tenant }
             try await TenantRepository.update(changed, on: transaction.connection, logger: transaction.logger)
+            try await Self.settingsChanged(from: tenant.settings, to: changed.settings, in: transaction)
             try await notices.announce(.tenant, in: transaction)
             try await audit.record(
                 AuditEvent(
@@ -397,6 +398,15 @@ public struct TenantAdministration: Sendable {
         guard let tenant = try await TenantRepository.find(id, lock: lock, on: transaction.connection, logger: transaction.logger)
         else { throw TenancyError.tenantNotFound }
         return tenant
+    }
+
+    /// What a change of settings means for stored faces, in the change's transaction: turning
+    /// searchable templates off empties the column (a tenant that asks for sealed templates only
+    /// has no rotated copy left behind). Turning them back on fills it in as shards load.
+    static func settingsChanged(from before: TenantSettings, to after: TenantSettings, in transaction: TenantTransaction) async throws {
+        if before.searchableTemplates, !after.searchableTemplates {
+            try await FaceRepository.clearTemplates(in: transaction)
+        }
     }
 
     /// What an audit diff compares: everything an operator may change.

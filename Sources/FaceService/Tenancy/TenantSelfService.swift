@@ -33,6 +33,7 @@ public struct TenantSelfService: Sendable {
             }
             guard changed != tenant else { return tenant }
             try await TenantRepository.updateSettings(changed, in: transaction)
+            try await TenantAdministration.settingsChanged(from: tenant.settings, to: changed.settings, in: transaction)
             try await administration.notices.announce(.tenant, in: transaction)
             try await audit.record(
                 AuditEvent(

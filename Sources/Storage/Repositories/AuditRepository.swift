@@ -25,13 +25,13 @@ public enum AuditRepository {
         let hash = chain.hash(event, at: at, previous: previous)
         let id = try await transaction.query(
             """
-            INSERT INTO audit_events (tenant_id, at, actor, action, target, outcome, detail, prev_hash, hash)
+            INSERT INTO audit_events (tenant_id, at, actor, action, target, outcome, detail, prev_hash, hash, key_version)
             VALUES (\(event.tenantID), timestamptz 'epoch' + \(AuditChain.microseconds(at)) * interval '1 microsecond', \(event.actor), \(event.action), \(event.target), \(event.outcome.rawValue),
-                    \(event.detail.canonical)::jsonb, \(previous.map { ByteBuffer(bytes: $0) }), \(ByteBuffer(bytes: hash)))
+                    \(event.detail.canonical)::jsonb, \(previous.map { ByteBuffer(bytes: $0) }), \(ByteBuffer(bytes: hash)), \(chain.version))
             RETURNING id
             """
         ).collect().first.orThrow(RepositoryError.noRow("audit insert")).decode(Int64.self)
-        return RecordedAuditEvent(id: id, at: at, event: event, previousHash: previous, hash: hash)
+        return RecordedAuditEvent(id: id, at: at, event: event, previousHash: previous, hash: hash, keyVersion: chain.version)
     }
 
     /// Which events to list; every field narrows.
@@ -98,12 +98,13 @@ public enum AuditRepository {
         return try await decode(connection.query(PostgresQuery(unsafeSQL: sql, binds: bindings), logger: logger))
     }
 
-    static let columns = "id, tenant_id, (extract(epoch FROM at) * 1000000)::int8, actor, action, target, outcome, detail::text, prev_hash, hash"
+    static let columns =
+        "id, tenant_id, (extract(epoch FROM at) * 1000000)::int8, actor, action, target, outcome, detail::text, prev_hash, hash, key_version"
 
     static func decode(_ rows: PostgresRowSequence) async throws -> [RecordedAuditEvent] {
         var events: [RecordedAuditEvent] = []
-        for try await (id, tenant, at, actor, action, target, outcome, detail, previous, hash)
-            in rows.decode((Int64, UUID, Int64, String, String, String?, String, String, ByteBuffer?, ByteBuffer).self)
+        for try await (id, tenant, at, actor, action, target, outcome, detail, previous, hash, keyVersion)
+            in rows.decode((Int64, UUID, Int64, String, String, String?, String, String, ByteBuffer?, ByteBuffer, Int).self)
         {
             events.append(
                 RecordedAuditEvent(
@@ -112,7 +113,7 @@ public enum AuditRepository {
                         tenantID: tenant, actor: actor, action: action, target: target,
                         outcome: AuditEvent.Outcome(rawValue: outcome) ?? .failure,
                         detail: JSONValue.parse(Data(detail.utf8)) ?? .null),
-                    previousHash: previous.map { Array(buffer: $0) }, hash: Array(buffer: hash)))
+                    previousHash: previous.map { Array(buffer: $0) }, hash: Array(buffer: hash), keyVersion: keyVersion))
         }
         return events
     }

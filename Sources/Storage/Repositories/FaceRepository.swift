@@ -281,6 +281,59 @@ public enum FaceRepository {
         ).collect().first.map { try $0.decode((UUID, Double).self) }
     }
 
+    // MARK: Keys and templates, in bulk
+
+    /// Every person of the tenant with its wrapped key (re-keying a tenant).
+    public static func personKeys(in transaction: TenantTransaction) async throws -> [(person: String, key: Data)] {
+        try await transaction.query(
+            "SELECT id, wrapped_key FROM persons WHERE tenant_id = \(transaction.tenantID) ORDER BY id FOR UPDATE"
+        ).collect().map { row in
+            let (id, key) = try row.decode((String, ByteBuffer).self)
+            return (id, Data(key.readableBytesView))
+        }
+    }
+
+    /// Replaces persons' wrapped keys, a thousand at a time.
+    public static func replacePersonKeys(_ keys: [(person: String, key: Data)], in transaction: TenantTransaction) async throws {
+        for chunk in stride(from: 0, to: keys.count, by: 1_000).map({ keys[$0..<min($0 + 1_000, keys.count)] }) {
+            try await transaction.run(
+                """
+                UPDATE persons AS p SET wrapped_key = v.key
+                  FROM unnest(\(chunk.map(\.person))::text[], \(chunk.map { ByteBuffer(bytes: $0.key) })::bytea[]) AS v(id, key)
+                 WHERE p.tenant_id = \(transaction.tenantID) AND p.id = v.id
+                """)
+        }
+    }
+
+    /// Stores faces' rotated templates, a thousand at a time; `onlyMissing` writes only where the
+    /// column is empty (a shard load filling in what was enrolled while it was off).
+    public static func storeTemplates(
+        _ templates: [(face: UUID, template: [Float])], onlyMissing: Bool, in transaction: TenantTransaction
+    ) async throws {
+        for chunk in stride(from: 0, to: templates.count, by: 1_000).map({ templates[$0..<min($0 + 1_000, templates.count)] }) {
+            try await transaction.run(
+                """
+                UPDATE faces AS f SET template = v.template::vector
+                  FROM unnest(\(chunk.map(\.face))::uuid[], \(chunk.map { vectorText($0.template) })::text[]) AS v(id, template)
+                 WHERE f.tenant_id = \(transaction.tenantID) AND f.id = v.id AND (NOT \(onlyMissing) OR f.template IS NULL)
+                """)
+        }
+    }
+
+    /// Whether some face of the tenant has no rotated template (pgvector cannot search it).
+    public static func hasFacesWithoutTemplate(in transaction: TenantTransaction) async throws -> Bool {
+        try await transaction.query(
+            "SELECT EXISTS (SELECT 1 FROM faces WHERE tenant_id = \(transaction.tenantID) AND template IS NULL)"
+        ).collect().first?.decode(Bool.self) ?? false
+    }
+
+    /// Empties the tenant's template column, once its settings say it keeps none (a SECURITY
+    /// DEFINER function: the operator role has no grant on faces). Returns how many were cleared.
+    @discardableResult
+    public static func clearTemplates(in transaction: TenantTransaction) async throws -> Int {
+        try await transaction.query("SELECT clear_searchable_templates(\(transaction.tenantID))").collect().first?.decode(Int.self) ?? 0
+    }
+
     /// pgvector's text form, `[x,y,…]`, with every float written to round-trip exactly.
     public static func vectorText(_ values: [Float]) -> String {
         "[" + values.map { "\($0)" }.joined(separator: ",") + "]"

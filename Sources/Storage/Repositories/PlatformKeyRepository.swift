@@ -6,8 +6,24 @@ import NIOCore
 import PostgresNIO
 
 public enum PlatformKeyRepository {
-    /// The audit chain's HMAC key.
+    /// The audit chain's HMAC key, version 1; later versions are `auditChain(version:)`.
     public static let auditChain = "audit-chain"
+
+    /// The name of a version of the audit chain's key.
+    public static func auditChain(version: Int) -> String { version == 1 ? auditChain : "\(auditChain)/\(version)" }
+
+    /// Every version of the audit chain's key, wrapped: version → wrapped key.
+    public static func auditChainVersions(on connection: PostgresConnection, logger: Logger) async throws -> [Int: Data] {
+        var versions: [Int: Data] = [:]
+        for row in try await connection.query(
+            "SELECT name, wrapped FROM platform_keys WHERE name = \(auditChain) OR name LIKE \(auditChain + "/%")", logger: logger
+        ).collect() {
+            let (name, wrapped) = try row.decode((String, ByteBuffer).self)
+            let version = name == auditChain ? 1 : Int(name.dropFirst(auditChain.count + 1)) ?? 0
+            if version >= 1 { versions[version] = Data(wrapped.readableBytesView) }
+        }
+        return versions
+    }
 
     /// The wrapped key named `name`, if one was stored; with `lock`, its row stays locked until
     /// the transaction ends.
@@ -26,11 +42,12 @@ public enum PlatformKeyRepository {
     public static func insertIfAbsent(
         _ name: String, wrapped: Data, on connection: PostgresConnection, logger: Logger
     ) async throws -> Data {
-        try await connection.query(
+        _ = try await connection.query(
             "INSERT INTO platform_keys (name, wrapped) VALUES (\(name), \(ByteBuffer(bytes: wrapped))) ON CONFLICT (name) DO NOTHING",
-            logger: logger)
+            logger: logger
+        ).collect()
         guard let stored = try await self.wrapped(name, on: connection, logger: logger) else {
-            preconditionFailure("platform key \(name) neither inserted nor found")
+            throw RepositoryError.noRow("platform key \(name), neither inserted nor found")
         }
         return stored
     }

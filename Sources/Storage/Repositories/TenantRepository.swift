@@ -116,6 +116,16 @@ public enum TenantRepository {
             logger: logger)
     }
 
+    /// Stores a new tenant key (a re-key); returns the new `key_version`.
+    public static func replaceKey(of id: UUID, with wrapped: Data, on connection: PostgresConnection, logger: Logger) async throws -> Int {
+        try await connection.query(
+            """
+            UPDATE tenants SET wrapped_key = \(ByteBuffer(bytes: wrapped)), key_version = key_version + 1
+             WHERE id = \(id) RETURNING key_version
+            """, logger: logger
+        ).collect().first.orThrow(RepositoryError.noRow("tenant \(id)")).decode(Int.self)
+    }
+
     /// Tenants deleted whose grace period is over and not yet purged.
     public static func duePurges(on connection: PostgresConnection, logger: Logger) async throws -> [UUID] {
         try await connection.query(

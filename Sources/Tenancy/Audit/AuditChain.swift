@@ -10,9 +10,13 @@ import WireFormats
 /// the latest hash elsewhere would catch that too.)
 public struct AuditChain: Sendable {
     let key: SymmetricKey
+    /// Which of the audit keys this is (1, then one more with each `enface keys rotate-audit`):
+    /// every event names the version that hashed it.
+    public let version: Int
 
-    public init(key: SymmetricKey) {
+    public init(key: SymmetricKey, version: Int = 1) {
         self.key = key
+        self.version = version
     }
 
     /// Events are timestamped to the microsecond, the precision PostgreSQL keeps.
@@ -77,5 +81,24 @@ public struct AuditChain: Sendable {
             return .altered(tenantID: record.event.tenantID, id: record.id)
         }
         return nil
+    }
+}
+
+/// Every version of the audit key: the newest hashes new events, each event is checked with the
+/// version it names.
+public struct AuditKeyring: Sendable {
+    public let chains: [Int: AuditChain]
+
+    public init(_ chains: [AuditChain]) {
+        self.chains = Dictionary(chains.map { ($0.version, $0) }) { first, _ in first }
+    }
+
+    /// The newest key (the keyring is never empty: a trail stores its first key before use).
+    public var current: AuditChain? { chains.max { $0.key < $1.key }?.value }
+
+    /// `AuditChain.check` with the key the event names; an event naming no key was altered.
+    public func check(_ record: RecordedAuditEvent, follows previous: [UInt8]?) -> AuditChain.Break? {
+        guard let chain = chains[record.keyVersion] else { return .altered(tenantID: record.event.tenantID, id: record.id) }
+        return chain.check(record, follows: previous)
     }
 }

@@ -54,12 +54,15 @@ public struct RecordedAuditEvent: Sendable, Equatable {
     public var event: AuditEvent
     public var previousHash: [UInt8]?
     public var hash: [UInt8]
+    /// The version of the audit key that hashed it.
+    public var keyVersion: Int
 
-    public init(id: Int64, at: Date, event: AuditEvent, previousHash: [UInt8]?, hash: [UInt8]) {
+    public init(id: Int64, at: Date, event: AuditEvent, previousHash: [UInt8]?, hash: [UInt8], keyVersion: Int = 1) {
         self.id = id
         self.at = at
         self.event = event
         self.previousHash = previousHash
         self.hash = hash
+        self.keyVersion = keyVersion
     }
 }

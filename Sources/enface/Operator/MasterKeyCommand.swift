@@ -4,11 +4,13 @@ import ArgumentParser
 import EnfaceHTTP
 import FaceService
 import Foundation
+import Storage
 import TemplateProtection
 
 struct MasterKeyCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "keys", abstract: "The master key and the keys it wraps.", subcommands: [RotateMaster.self])
+        commandName: "keys", abstract: "The master key and the keys it wraps.",
+        subcommands: [RotateMaster.self, RotateAudit.self, RekeyTenant.self])
 
     struct RotateMaster: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -68,6 +70,58 @@ struct MasterKeyCommand: AsyncParsableCommand {
                     print("set ENFACE_MASTER_KEY to the key in \(newKeyFile!)")
                 }
                 print("start every node with the new key")
+            }
+        }
+    }
+
+    struct RotateAudit: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "rotate-audit",
+            abstract: "Give the audit chain a new random key; earlier events keep verifying with theirs.",
+            discussion: "Stop every Enface node first: nodes hold the audit keys in memory.")
+
+        @Flag(help: "Rotate even while Enface nodes are connected to the database.") var force = false
+
+        func run() async throws {
+            try await OperatorSession.run { session in
+                do {
+                    let version = try await AuditKeyRotation(admin: session.admin, masterKey: session.masterKey)
+                        .rotate(force: force, by: session.actor)
+                    print("the audit chain's key is now version \(version); start every node again")
+                } catch let refusal as MasterKeyRotation.Refusal {
+                    throw ValidationError(refusal.description)
+                }
+            }
+        }
+    }
+
+    struct RekeyTenant: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "rekey-tenant",
+            abstract: "Give one tenant a new key: person keys re-wrapped, templates re-rotated (a suspected compromise).",
+            discussion: """
+                Runs as the schema owner (ENFACE_DATABASE_URL, or the embedded database), in one \
+                transaction. Running nodes drop the tenant's old key and shard when its change \
+                notice arrives, and load them again under the new key.
+                """)
+
+        @Argument(help: "The tenant's id or slug.") var tenant: String
+
+        func run() async throws {
+            try await OperatorSession.run { session in
+                let id = try await session.tenantID(tenant)
+                let owner = PostgresPool(
+                    endpoint: try session.configuration.database.endpoint(for: .owner), role: .owner, maximumConnections: 1,
+                    logger: makeLogger(session.configuration))
+                let report = try await withThrowingTaskGroup(of: Void.self) { group in
+                    group.addTask { await owner.run() }
+                    defer { group.cancelAll() }
+                    return try await TenantRekey(owner: owner, masterKey: session.masterKey, models: session.models)
+                        .rekey(id, by: session.actor)
+                }
+                print(
+                    "re-keyed \(tenant): \(report.persons) person key(s) re-wrapped, \(report.templates) template(s) re-rotated, "
+                        + "key version \(report.keyVersion)")
             }
         }
     }

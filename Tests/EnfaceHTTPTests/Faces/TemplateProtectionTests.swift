@@ -79,6 +79,49 @@ struct TemplateProtectionTests {
         #expect(left == (0, 0))
     }
 
+    /// Turning searchable templates off removes what the column held; faces enrolled while it
+    /// was off are still found once it is on again, even while the tenant's shard is cold (before,
+    /// pgvector skipped them: they had no template to compare).
+    @Test func searchableTemplatesOffEmptiesTheColumnAndFacesEnrolledMeanwhileAreFoundCold() async throws {
+        var vectors = Embeddings(seed: 12)
+        let (alice, bob) = (vectors.identity(), vectors.identity())
+        let tenant = LockedBox<CreatedTenant?>(nil)
+        let templates = Self.templates
+        try await LiveService.run { enface in
+            let created = try await enface.createTenant(plan: "pro")
+            await tenant.set(created)
+            #expect(try await enface.call(.post, "/v1/persons/bob/faces", key: created.key, json: ["embedding": Embeddings.json(bob)]).status == .created)
+            #expect(try await templates(created.id) == [1, 0])
+            let off = try await enface.call(.patch, "/v1/tenant/settings", key: created.key, json: ["searchableTemplates": false])
+            #expect(off.status == .ok, "\(off.body)")
+            #expect(try await templates(created.id) == [0, 1])
+            #expect(try await enface.call(.post, "/v1/persons/alice/faces", key: created.key, json: ["embedding": Embeddings.json(alice)]).status == .created)
+            #expect(try await enface.call(.patch, "/v1/tenant/settings", key: created.key, json: ["searchableTemplates": true]).status == .ok)
+        }
+        let created = try #require(await tenant.value)
+        // A fresh node with a memory budget: the shard is cold, so pgvector would answer.
+        for _ in 0..<2 {
+            try await LiveService.run(["ENFACE_INDEX_MEMORY_BUDGET": "1K"]) { enface in
+                let found = try await enface.call(.post, "/v1/search", key: created.key, json: ["embedding": Embeddings.json(alice)])
+                #expect(found["matches"]?.arrayValue?.first?.objectValue?["personId"] == "alice", "\(found.body)")
+                // The shard's load wrote the missing templates back.
+                try await poll(timeout: .seconds(10), "the templates to be filled in") {
+                    try await templates(created.id) == [2, 0] ? true : nil
+                }
+            }
+        }
+    }
+
+    /// The tenant's faces with a rotated template and without one.
+    static func templates(_ id: String) async throws -> [Int] {
+        try await ScratchDatabase.required().withPool(.app) { app in
+            try await app.withTenant(try #require(UUID(uuidString: id))) { tx in
+                try await tx.query("SELECT count(template)::int, (count(*) - count(template))::int FROM faces").collect()
+                    .first.map { let (kept, empty) = try $0.decode((Int, Int).self); return [kept, empty] } ?? []
+            }
+        }
+    }
+
     @Test func theRotationPreservesCosinesAndDependsOnTheTenant() throws {
         var vectors = Embeddings(dimension: 128, seed: 5)
         let (a, b) = (vectors.identity(), vectors.identity())
