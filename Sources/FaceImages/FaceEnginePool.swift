@@ -67,12 +67,7 @@ public final class FaceEnginePool: Sendable {
     public let detectSide: Int
     let weights: URL
     private let slots: [Slot]
-    private let state: Mutex<State>
-
-    struct State {
-        var free: [Int]
-        var waiting: [CheckedContinuation<Int?, Never>] = []
-    }
+    private let scheduler: Mutex<EngineScheduler<UUID, CheckedContinuation<Int?, Never>>>
 
     /// `engines` engines (about 62 MB each, loaded on first use), at most `queueLimit` photos
     /// waiting for one.
@@ -84,7 +79,8 @@ public final class FaceEnginePool: Sendable {
         self.maxPixels = maxPixels
         self.detectSide = detectSide
         self.slots = (0..<engines).map { Slot(queue: DispatchQueue(label: "enface.face-engine.\($0)")) }
-        self.state = Mutex(State(free: Array((0..<engines).reversed())))
+        // One client may fill half the line: the other half is always there for the others.
+        self.scheduler = Mutex(EngineScheduler(engines: engines, queueLimit: queueLimit, perClientQueue: max(1, queueLimit / 2)))
     }
 
     /// The files the engines load; both must exist for images to be accepted.
@@ -96,9 +92,13 @@ public final class FaceEnginePool: Sendable {
     }
 
     /// Photos waiting for an engine now.
-    public var queueDepth: Int { state.withLock { $0.waiting.count } }
+    public var queueDepth: Int { scheduler.withLock { $0.waiting } }
 
-    public func analyze(_ bytes: [UInt8], options: ImageOptions = ImageOptions()) async throws(FaceImageError) -> ImageAnalysis {
+    /// Analyses a photo of `client` (a tenant): engines are shared fairly between clients (see
+    /// `EngineScheduler`), so one client's flood of group photos does not hold another's photo.
+    public func analyze(
+        _ bytes: [UInt8], options: ImageOptions = ImageOptions(), client: UUID = UUID()
+    ) async throws(FaceImageError) -> ImageAnalysis {
         guard let header = ImageHeader.read(bytes) else { throw .invalidImage("not a JPEG or PNG whose size can be read") }
         guard header.pixels <= maxPixels, max(header.width, header.height) <= ImageHeader.maximumSide else {
             throw .tooManyPixels(width: header.width, height: header.height, limit: maxPixels)
@@ -109,8 +109,8 @@ public final class FaceEnginePool: Sendable {
         }
         guard isAvailable else { throw .unavailable("the model's weights are not in \(weights.path); run models/fetch") }
         let enqueued = ContinuousClock.now
-        guard let index = await acquire() else { throw .busy }
-        defer { release(index) }
+        guard let index = await acquire(for: client) else { throw .busy }
+        defer { release(index, from: client) }
         let queued = ContinuousClock.now - enqueued
         let slot = slots[index]
         let result = await withCheckedContinuation { (continuation: CheckedContinuation<Result<ImageAnalysis, FaceImageError>, Never>) in
@@ -126,28 +126,21 @@ public final class FaceEnginePool: Sendable {
         return try result.get()
     }
 
-    /// An engine's index, at once or after waiting in line; nil when the line is full.
-    private func acquire() async -> Int? {
+    /// An engine's index, at once or after waiting its turn; nil when the line is full.
+    private func acquire(for client: UUID) async -> Int? {
         await withCheckedContinuation { (continuation: CheckedContinuation<Int?, Never>) in
-            let immediate: Int?? = state.withLock { state in
-                if let index = state.free.popLast() { return .some(index) }
-                if state.waiting.count >= queueLimit { return .some(nil) }
-                state.waiting.append(continuation)
-                return nil
+            let (engine, accepted) = scheduler.withLock { $0.arrive(client, waiter: continuation, now: .now) }
+            if let engine {
+                continuation.resume(returning: engine)
+            } else if !accepted {
+                continuation.resume(returning: nil)
             }
-            if let immediate { continuation.resume(returning: immediate) }
         }
     }
 
-    private func release(_ index: Int) {
-        let next = state.withLock { state -> CheckedContinuation<Int?, Never>? in
-            if state.waiting.isEmpty {
-                state.free.append(index)
-                return nil
-            }
-            return state.waiting.removeFirst()
-        }
-        next?.resume(returning: index)
+    private func release(_ index: Int, from client: UUID) {
+        let next = scheduler.withLock { $0.release(index, from: client, now: .now) }
+        next?.waiter.resume(returning: next?.engine)
     }
 }
 

@@ -4,6 +4,7 @@
 import ArgumentParser
 import FaceImages
 import Foundation
+import Synchronization
 
 struct ImageBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -20,6 +21,9 @@ struct ImageBench: AsyncParsableCommand {
     @Option(help: "Times each photo runs.") var rounds = 5
     @Option(help: "Engines side by side in the second run.") var workers = ProcessInfo.processInfo.activeProcessorCount
     @Option(help: "Write the figures here as JSON too.") var json: String?
+    @Option(help: "Measure fairness instead: this photo (a group) floods from one client while another sends --single.")
+    var flood: String?
+    @Option(help: "With --flood: the single-face photo the second client sends.") var single: String?
 
     struct Run: Encodable {
         var engines: Int
@@ -32,6 +36,10 @@ struct ImageBench: AsyncParsableCommand {
     }
 
     func run() async throws {
+        if let flood {
+            guard let single else { throw ValidationError("--flood needs --single") }
+            return try await measureFairness(flood: flood, single: single)
+        }
         let folder = URL(fileURLWithPath: photos)
         let files = try FileManager.default.contentsOfDirectory(at: folder, includingPropertiesForKeys: nil)
             .filter { ["jpg", "jpeg", "png"].contains($0.pathExtension.lowercased()) }
@@ -89,4 +97,58 @@ struct ImageBench: AsyncParsableCommand {
             seconds: seconds, imagesPerSecond: Double(analyses.count) / seconds,
             p50: stages.mapValues { percentile($0, 0.5) }, p90: stages.mapValues { percentile($0, 0.9) })
     }
+
+    /// One client sends its single-face photo one at a time, first alone, then while another
+    /// client keeps `workers × 3` group photos in flight; prints both latencies and their ratio.
+    func measureFairness(flood: String, single: String) async throws {
+        let folder = URL(fileURLWithPath: photos)
+        let group = Array(try Data(contentsOf: folder.appendingPathComponent(flood)))
+        let portrait = Array(try Data(contentsOf: folder.appendingPathComponent(single)))
+        let pool = FaceEnginePool(weights: URL(fileURLWithPath: weights), engines: workers, queueLimit: 64, maxPixels: 100_000_000)
+        let (small, large) = (UUID(), UUID())
+        try await withThrowingTaskGroup(of: Void.self) { warm in
+            for _ in 0..<workers { warm.addTask { _ = try await pool.analyze(group, client: large) } }
+            try await warm.waitForAll()
+        }
+        func sample(_ count: Int) async throws -> [Double] {
+            var times: [Double] = []
+            for _ in 0..<count {
+                let started = ContinuousClock.now
+                _ = try await pool.analyze(portrait, client: small)
+                times.append((ContinuousClock.now - started).milliseconds)
+            }
+            return times.sorted()
+        }
+        let samples = rounds * 8
+        let quiet = try await sample(samples)
+        let flooding = ManagedAtomicFlag()
+        let (loaded, floodPhotos) = try await withThrowingTaskGroup(of: Int.self) { tasks in
+            for _ in 0..<(workers * 3) {
+                tasks.addTask {
+                    var done = 0
+                    while !flooding.isSet {
+                        if (try? await pool.analyze(group, options: ImageOptions(maxFaces: 10), client: large)) != nil { done += 1 }
+                    }
+                    return done
+                }
+            }
+            let loaded = try await sample(samples)
+            flooding.set()
+            return (loaded, try await tasks.reduce(0, +))
+        }
+        let ratio = percentile(loaded, 0.99) / max(0.001, percentile(quiet, 0.99))
+        print("single-face photos of one client, \(samples) each, \(workers) engine(s); the other client's group photos done meanwhile: \(floodPhotos)")
+        print("| while | p50 ms | p99 ms |")
+        print("|---|---:|---:|")
+        print("| alone | \(String(format: "%.1f", percentile(quiet, 0.5))) | \(String(format: "%.1f", percentile(quiet, 0.99))) |")
+        print("| another client floods | \(String(format: "%.1f", percentile(loaded, 0.5))) | \(String(format: "%.1f", percentile(loaded, 0.99))) |")
+        print(String(format: "p99 under flood / alone: %.2f (target ≤ 3)", ratio))
+    }
+}
+
+/// A flag one task sets and others read.
+final class ManagedAtomicFlag: Sendable {
+    private let value = Synchronization.Atomic<Bool>(false)
+    var isSet: Bool { value.load(ordering: .acquiring) }
+    func set() { value.store(true, ordering: .releasing) }
 }

@@ -77,14 +77,18 @@ func wire(
     let faces = FaceRegistry(
         app: appPool, masterKey: masterKey, notices: notices, models: models, usage: usage, audit: audit,
         memoryBudget: configuration.indexMemoryBudget, logger: logger)
+    let rateLimiter = RateLimiter<UUID>()
     let photos = FacePhotos(
         pool: FaceEnginePool(
             weights: configuration.modelsDirectory, engines: configuration.imageWorkers, queueLimit: configuration.imageQueue,
             maxPixels: configuration.imageMaxPixels),
-        models: models
-    ) { analysis in
-        metrics.imageStages(queued: analysis.queued, decode: analysis.decode, detect: analysis.detect, describe: analysis.describe)
-    }
+        models: models,
+        observe: { analysis in
+            metrics.imageStages(queued: analysis.queued, decode: analysis.decode, detect: analysis.detect, describe: analysis.describe)
+        },
+        charge: { tenant, extraFaces in
+            rateLimiter.charge(tenant.id, limit: tenant.quotas.requestsPerMinute, tokens: extraFaces)
+        })
     if !photos.pool.isAvailable {
         logger.notice("no face model weights: photos will get 503 extractor_unavailable", metadata: ["dir": "\(configuration.modelsDirectory.path)"])
     }
@@ -109,7 +113,7 @@ func wire(
             tokens: operatorTokens, metrics: metrics, audit: audit, bodyLimit: configuration.maxBodyBytes,
             anonymous: anonymous),
         tenantGate: TenantAuthMiddleware(
-            authenticator: authenticator, rateLimiter: RateLimiter<UUID>(), anonymous: anonymous, usage: usage, metrics: metrics,
+            authenticator: authenticator, rateLimiter: rateLimiter, anonymous: anonymous, usage: usage, metrics: metrics,
             hostSuffix: configuration.tenantHostSuffix),
         admin: AdminController(administration: administration, models: models),
         tenant: TenantController(

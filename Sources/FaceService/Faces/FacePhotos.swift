@@ -10,14 +10,21 @@ public struct FacePhotos: Sendable {
     let models: ModelCatalog
     /// Told of every completed analysis (for metrics).
     let observe: @Sendable (ImageAnalysis) -> Void
+    /// Charges a photo's extra faces (each beyond the first) to the tenant's rate limit: a photo
+    /// of ten faces costs the engines ten descriptor passes, and the tenant ten requests.
+    let charge: @Sendable (_ tenant: Tenant, _ extraFaces: Int) -> Void
 
     /// The extractor `FaceEnginePool` implements, as model manifests name it.
     public static let extractor = "dlib"
 
-    public init(pool: FaceEnginePool, models: ModelCatalog, observe: @escaping @Sendable (ImageAnalysis) -> Void = { _ in }) {
+    public init(
+        pool: FaceEnginePool, models: ModelCatalog, observe: @escaping @Sendable (ImageAnalysis) -> Void = { _ in },
+        charge: @escaping @Sendable (Tenant, Int) -> Void = { _, _ in }
+    ) {
         self.pool = pool
         self.models = models
         self.observe = observe
+        self.charge = charge
     }
 
     /// A face found in a photo, with the embedding of the tenant's model.
@@ -37,7 +44,11 @@ public struct FacePhotos: Sendable {
         let analysis: ImageAnalysis
         do {
             analysis = try await pool.analyze(
-                image, options: ImageOptions(minScore: tenant.settings.minDetectionScore, minFaceSide: tenant.settings.minFaceSize))
+                image,
+                options: ImageOptions(
+                    minScore: tenant.settings.minDetectionScore, minFaceSide: tenant.settings.minFaceSize,
+                    maxFaces: tenant.settings.maxFacesPerPhoto),
+                client: tenant.id)
         } catch {
             switch error {
             case .invalidImage(let why): throw FaceError.invalidImage(why)
@@ -49,6 +60,7 @@ public struct FacePhotos: Sendable {
             }
         }
         observe(analysis)
+        charge(tenant, max(0, analysis.faces.count - 1))
         guard !analysis.faces.isEmpty else { throw FaceError.noFace }
         return analysis.faces.map(Self.face)
     }

@@ -30,6 +30,7 @@ public enum Plan: String, Sendable, Codable, CaseIterable {
     public var selfServiceSettings: Set<String> {
         let base: Set = [
             "matchThreshold", "maxFacesPerPerson", "searchLimitMax", "allowedOrigins", "minDetectionScore", "minFaceSize",
+            "maxFacesPerPhoto",
         ]
         switch self {
         case .starter: return base

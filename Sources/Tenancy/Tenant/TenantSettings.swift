@@ -21,11 +21,14 @@ public struct TenantSettings: Sendable, Codable, Equatable {
     public var minDetectionScore: Double
     /// Photos: the narrowest face box, in pixels, that is kept.
     public var minFaceSize: Int
+    /// Photos: the most faces of one photo described and answered (the best-scoring ones). Each
+    /// face beyond the first counts as one more request against the tenant's rate limit.
+    public var maxFacesPerPhoto: Int
 
     public init(
         matchThreshold: Double? = nil, maxFacesPerPerson: Int = 3, searchLimitMax: Int = 20,
         features: [String: Bool] = [:], allowedOrigins: [String] = [], searchableTemplates: Bool = true,
-        minDetectionScore: Double = 0.5, minFaceSize: Int = 40
+        minDetectionScore: Double = 0.5, minFaceSize: Int = 40, maxFacesPerPhoto: Int = 10
     ) {
         self.matchThreshold = matchThreshold
         self.maxFacesPerPerson = maxFacesPerPerson
@@ -35,6 +38,7 @@ public struct TenantSettings: Sendable, Codable, Equatable {
         self.searchableTemplates = searchableTemplates
         self.minDetectionScore = minDetectionScore
         self.minFaceSize = minFaceSize
+        self.maxFacesPerPhoto = maxFacesPerPhoto
     }
 
     /// Settings stored before a field existed read as its default.
@@ -49,6 +53,7 @@ public struct TenantSettings: Sendable, Codable, Equatable {
         searchableTemplates = try container.decodeIfPresent(Bool.self, forKey: .searchableTemplates) ?? defaults.searchableTemplates
         minDetectionScore = try container.decodeIfPresent(Double.self, forKey: .minDetectionScore) ?? defaults.minDetectionScore
         minFaceSize = try container.decodeIfPresent(Int.self, forKey: .minFaceSize) ?? defaults.minFaceSize
+        maxFacesPerPhoto = try container.decodeIfPresent(Int.self, forKey: .maxFacesPerPhoto) ?? defaults.maxFacesPerPhoto
     }
 
     /// Self-service ceilings of a plan.
@@ -59,7 +64,7 @@ public struct TenantSettings: Sendable, Codable, Equatable {
 
     public static let fields: Set<String> = [
         "matchThreshold", "maxFacesPerPerson", "searchLimitMax", "features", "allowedOrigins", "searchableTemplates",
-        "minDetectionScore", "minFaceSize",
+        "minDetectionScore", "minFaceSize", "maxFacesPerPhoto",
     ]
 
     /// These settings with `patch` (a JSON object) applied. `allowed` narrows which fields may be
@@ -89,6 +94,7 @@ public struct TenantSettings: Sendable, Codable, Equatable {
         if let value = reader.bool("searchableTemplates") { result.searchableTemplates = value }
         if let value = reader.number("minDetectionScore", in: 0...5) { result.minDetectionScore = value }
         if let value = reader.integer("minFaceSize", in: 20...4_000) { result.minFaceSize = value }
+        if let value = reader.integer("maxFacesPerPhoto", in: 1...64) { result.maxFacesPerPhoto = value }
         if let value = reader.value("features") {
             if case .object(let flags) = value, flags.count <= 64 {
                 var features: [String: Bool] = [:]

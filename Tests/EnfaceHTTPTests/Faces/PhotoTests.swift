@@ -108,6 +108,29 @@ struct PhotoTests {
         }
     }
 
+    /// A photo of many faces costs the shared engines a pass per face: it is answered for at
+    /// most `maxFacesPerPhoto` faces (the best-scoring), and each face beyond the first counts
+    /// as one more request against the tenant's rate limit.
+    @Test func aGroupPhotoIsBoundedAndEachFaceCountsAgainstTheRateLimit() async throws {
+        try await LiveService.run { enface in
+            let tenant = try await enface.createTenant(
+                quotas: ["requestsPerMinute": 8, "maxBodyBytes": .number(Double(4 << 20))], settings: ["maxFacesPerPhoto": 3],
+                model: Self.model)
+            let first = try await enface.call(.post, "/v1/search", key: tenant.key, json: ["image": try Self.image("t1.jpg")])
+            #expect(first.status == .ok && first["faces"]?.arrayValue?.count == 3, "\(first.body)")
+            // 8 a minute: each group photo takes 1 + 2, so after two of them two portraits fit, not three.
+            let second = try await enface.call(.post, "/v1/search", key: tenant.key, json: ["image": try Self.image("t1.jpg")])
+            #expect(second.status == .ok)
+            for _ in 0..<2 {
+                #expect(try await enface.call(.post, "/v1/search", key: tenant.key, json: ["image": try Self.image("obama.jpg")]).status == .ok)
+            }
+            let refused = try await enface.call(.post, "/v1/search", key: tenant.key, json: ["image": try Self.image("obama.jpg")])
+            #expect(refused.status == .tooManyRequests && refused.code == "rate_limited", "\(refused.status)")
+            let unbounded = try await enface.call(.patch, "/v1/tenant/settings", key: tenant.key, json: ["maxFacesPerPhoto": 65])
+            #expect(unbounded.status == .tooManyRequests || unbounded.pointers == ["/maxFacesPerPhoto"])
+        }
+    }
+
     /// `count` searches with `body` at once, each on its own connection: their statuses and
     /// `Retry-After` headers.
     static func searches(
@@ -131,7 +154,8 @@ struct PhotoTests {
 
     @Test func sixteenPhotosAtOnceAreAllAnsweredAndAFullLineIsA503() async throws {
         let quotas: JSONValue = ["requestsPerMinute": 10_000, "maxBodyBytes": .number(Double(4 << 20))]
-        try await LiveService.run(["ENFACE_IMAGE_WORKERS": "2", "ENFACE_IMAGE_QUEUE": "16"]) { enface in
+        // A tenant may fill half the line (the other half is kept for other tenants): 2 run, 14 wait.
+        try await LiveService.run(["ENFACE_IMAGE_WORKERS": "2", "ENFACE_IMAGE_QUEUE": "28"]) { enface in
             let tenant = try await enface.createTenant(quotas: quotas, model: Self.model)
             let replies = try await Self.searches(
                 16, port: try #require(enface.client.port), key: tenant.key, body: ["image": try Self.image("astronaut.png")])
