@@ -134,33 +134,32 @@ public final class Shard: Sendable {
     /// Removes a face; false when the shard does not hold it.
     @discardableResult
     public func remove(face: UUID) -> Bool {
-        let gone: String?? = writer.withLock { state in
+        writer.withLock { state in
             var touched: [Int] = []
-            guard let person = remove(&state, face: face, touched: &touched) else { return nil }
+            guard let person = remove(&state, face: face, touched: &touched) else { return false }
             publish(state, touched: touched)
-            return .some(person)
+            // After the publish (no snapshot from now on shows the person's rows) and still under
+            // the writer's lock (no add of the same person can take the number in between).
+            if let person { directory.release(person) }
+            return true
         }
-        guard let gone else { return false }
-        // After the publish: no snapshot from now on shows the person's rows.
-        if let person = gone { directory.release(person) }
-        return true
     }
 
     /// Removes every face of a person; returns how many there were.
     @discardableResult
     public func remove(person: String) -> Int {
-        let removed: Int? = writer.withLock { state in
+        writer.withLock { state in
             // Under the writer's lock: the number cannot be released and reused meanwhile.
-            guard let number = directory.existingNumber(for: person) else { return nil }
+            guard let number = directory.existingNumber(for: person) else { return 0 }
             let faces = state.facesOfPerson[number] ?? []
             var touched: [Int] = []
             for face in faces { _ = remove(&state, face: face, touched: &touched) }
-            if !faces.isEmpty { publish(state, touched: touched) }
+            if !faces.isEmpty {
+                publish(state, touched: touched)
+                directory.release(person)
+            }
             return faces.count
         }
-        guard let removed else { return 0 }
-        if removed > 0 { directory.release(person) }
-        return removed
     }
 
     /// Writes one row at the end. `remaining` counts the rows of this write still to come

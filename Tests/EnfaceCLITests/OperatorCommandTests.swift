@@ -115,7 +115,8 @@ struct ProvisioningTests {
             {"tenants": [
               {"slug": "prov-one", "name": "One", "plan": "pro", "status": "active",
                "settings": {"matchThreshold": 0.42}, "quotas": {"requestsPerMinute": 1200}},
-              {"slug": "prov-two", "name": "Two"}
+              {"slug": "prov-two", "name": "Two"},
+              {"slug": "prov-paused", "name": "Paused", "status": "suspended", "suspendReason": "not yet"}
             ]}
             """)
         let file = directory.url.appendingPathComponent("tenants.json").path
@@ -123,7 +124,9 @@ struct ProvisioningTests {
         #expect(first.status == 0, "\(first.output)")
         #expect(first.output.contains("create prov-one") && first.output.contains("create prov-two"))
         let keyLines = first.output.split(separator: "\n").filter { $0.hasPrefix("key ") }
-        #expect(keyLines.count == 2 && keyLines.allSatisfy { $0.contains(" efk_") })
+        #expect(keyLines.count == 3 && keyLines.allSatisfy { $0.contains(" efk_") })
+        // Created suspended: through active, as the lifecycle asks.
+        #expect(try OperatorCLI.json(try await OperatorCLI.enface("tenant", "show", "prov-paused").output)["status"] as? String == "suspended")
         let one = try OperatorCLI.json(try await OperatorCLI.enface("tenant", "show", "prov-one").output)
         #expect(one["status"] as? String == "active")
         #expect((one["settings"] as? [String: Any])?["matchThreshold"] as? Double == 0.42)

@@ -9,4 +9,8 @@
 /// 0 where the C library cannot tell.
 size_t enface_heap_bytes(void);
 
+/// Heap bytes given back to the allocator and kept by it for reuse rather than returned to the
+/// system (glibc's free chunks in its arenas); 0 where the C library cannot tell.
+size_t enface_heap_free_bytes(void);
+
 #endif

@@ -31,7 +31,11 @@ public func buildApplication(
                     maxHeaderFieldSize: ParseErrorResponder.maxHeaderFieldSize,
                     maxHeaderListSize: ParseErrorResponder.maxHeaderListSize, maxHeaderFieldCount: 200))),
         configuration: .init(
-            address: .hostname(configuration.httpHost, port: configuration.httpPort), serverName: "Enface"),
+            address: .hostname(configuration.httpHost, port: configuration.httpPort), serverName: "Enface",
+            // Hundreds of connections arriving at once (or held open by slow clients while they
+            // are) must not overflow the accept queue: a new client's SYN would be dropped and
+            // retried seconds later.
+            backlog: 4_096),
         services: services,
         logger: logger)
     app.beforeServerStarts {
@@ -168,7 +172,7 @@ func buildRouter(
     faces.addRoutes(to: v1)
     // Last, once every route is known: preflights, and 405 for the methods a path does not answer.
     if methodFallbacks {
-        router.addPreflightsAndMethodNotAllowed { request in await tenantGate.hostTenantOrigins(request) }
+        router.addPreflightsAndMethodNotAllowed { request, context in await tenantGate.hostTenantOrigins(request, context: context) }
     }
     return router
 }

@@ -71,27 +71,27 @@ public final class EnfaceMetrics: Sendable {
         }
     }
 
-    /// `enface_process_heap_bytes` (bytes the allocator has handed out and not got back) and
+    /// `enface_process_heap_bytes` (bytes the allocator has handed out and not got back),
+    /// `enface_process_heap_free_bytes` (bytes freed that it keeps for reuse) and
     /// `enface_process_resident_bytes` (the process's resident set), read at each scrape. The
     /// heap is what grows when something leaks; resident memory also holds what the allocator
-    /// keeps for reuse.
+    /// keeps, which rises and falls with how the work fell across its per-thread arenas.
     func sampleProcess() {
-        registry.makeGauge(
-            descriptor: MetricNameDescriptor(
-                namespace: "enface", subsystem: "process", metricName: "heap", unitName: "bytes",
-                helpText: "Heap bytes in use (malloc's arenas and mapped blocks)."),
-            labels: []
-        ).set(Double(enface_heap_bytes()))
+        processGauge("heap", "Heap bytes in use (malloc's arenas and mapped blocks).", Double(enface_heap_bytes()))
+        processGauge("heap_free", "Heap bytes freed and kept by malloc for reuse (resident, not in use).", Double(enface_heap_free_bytes()))
         if let statm = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8),
            let pages = statm.split(separator: " ").dropFirst().first.flatMap({ Int($0) })
         {
-            registry.makeGauge(
-                descriptor: MetricNameDescriptor(
-                    namespace: "enface", subsystem: "process", metricName: "resident", unitName: "bytes",
-                    helpText: "Resident memory of the process."),
-                labels: []
-            ).set(Double(pages * Int(sysconf(Int32(_SC_PAGESIZE)))))
+            processGauge("resident", "Resident memory of the process.", Double(pages * Int(sysconf(Int32(_SC_PAGESIZE)))))
         }
+    }
+
+    /// `enface_process_<name>_bytes`, set to `bytes`.
+    private func processGauge(_ name: String, _ help: String, _ bytes: Double) {
+        registry.makeGauge(
+            descriptor: MetricNameDescriptor(namespace: "enface", subsystem: "process", metricName: name, unitName: "bytes", helpText: help),
+            labels: []
+        ).set(bytes)
     }
 
     public func render() -> String {

@@ -40,15 +40,17 @@ enum CORS {
 extension Router<EnfaceRequestContext> {
     /// For every path served: OPTIONS answers preflights (without a credential, before any
     /// gate), and every other method is 405 with `Allow`, not 404.
-    func addPreflightsAndMethodNotAllowed(tenantOrigins: @escaping @Sendable (Request) async -> [String]?) {
+    func addPreflightsAndMethodNotAllowed(
+        tenantOrigins: @escaping @Sendable (Request, EnfaceRequestContext) async -> [String]?
+    ) {
         let byPath = Dictionary(grouping: routes, by: { $0.path.description })
         for (_, routes) in byPath.sorted(by: { $0.key < $1.key }) {
             guard let path = routes.first?.path else { continue }
             let methods = routes.map(\.method)
             let listed = (methods + [.options]).sorted { $0.rawValue < $1.rawValue }
             if !methods.contains(.options) {
-                on(path, method: .options) { request, _ in
-                    CORS.preflight(request, methods: listed, tenantOrigins: await tenantOrigins(request))
+                on(path, method: .options) { request, context in
+                    CORS.preflight(request, methods: listed, tenantOrigins: await tenantOrigins(request, context))
                 }
             }
             for method in [HTTPRequest.Method.get, .head, .post, .put, .patch, .delete] where !methods.contains(method) {

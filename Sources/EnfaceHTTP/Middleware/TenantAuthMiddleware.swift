@@ -83,11 +83,18 @@ struct TenantAuthMiddleware: RouterMiddleware {
 
     /// The allowed origins of the tenant the request's host names (`acme.<suffix>`), for a
     /// preflight, which carries no credential; nil when the host names no tenant.
-    func hostTenantOrigins(_ request: Request) async -> [String]? {
+    func hostTenantOrigins(_ request: Request, context: Context) async -> [String]? {
         guard let hostSuffix, let host = Self.host(request), let slug = Self.tenantSlug(host: host, suffix: hostSuffix) else {
             return nil
         }
-        return (try? await authenticator.tenant(slug: slug))??.settings.allowedOrigins ?? []
+        // A preflight needs no credential: a host naming no tenant counts as a failed guess, and
+        // an address that keeps guessing gets no more lookups.
+        guard anonymous.allows(context) else { return [] }
+        guard let tenant = (try? await authenticator.tenant(slug: slug)) ?? nil else {
+            anonymous.charge(context)
+            return []
+        }
+        return tenant.settings.allowedOrigins
     }
 
     /// `X-API-Key` first, then `Authorization: Bearer`.

@@ -3,6 +3,7 @@
 import Hummingbird
 import Logging
 import Storage
+import Synchronization
 
 /// `/healthz`: the process answers. `/readyz`: the database answers and its schema is the one
 /// this binary expects; otherwise 503, so traffic goes elsewhere until it is.
@@ -10,6 +11,15 @@ struct HealthController: Sendable {
     let pool: PostgresPool
     let migrator: Migrator
     let timeout: Duration
+    /// The last answer, reused for a second: however often load balancers (or anyone, since the
+    /// route needs no credential) ask, readiness costs at most one database query a second.
+    private let checked = LastReadiness()
+
+    init(pool: PostgresPool, migrator: Migrator, timeout: Duration) {
+        self.pool = pool
+        self.migrator = migrator
+        self.timeout = timeout
+    }
 
     func addRoutes(to router: Router<EnfaceRequestContext>) {
         router.get("/healthz") { _, _ in Status(status: "ok") }
@@ -20,12 +30,22 @@ struct HealthController: Sendable {
         var status: String
     }
 
+    struct ReadinessFailure: Error {}
+
     private func ready(context: EnfaceRequestContext) async throws -> Status {
-        let state: Migrator.State
-        do {
-            state = try await withDeadline(timeout) { try await migrator.state(using: pool) }
-        } catch {
-            context.logger.warning("readiness: database unreachable", metadata: ["error.type": "\(type(of: error))"])
+        let result: Result<Migrator.State, ReadinessFailure>
+        if let recent = checked.value.withLock({ $0 }), ContinuousClock.now - recent.at < .seconds(1) {
+            result = recent.state
+        } else {
+            do {
+                result = .success(try await withDeadline(timeout) { try await migrator.state(using: pool) })
+            } catch {
+                context.logger.warning("readiness: database unreachable", metadata: ["error.type": "\(type(of: error))"])
+                result = .failure(ReadinessFailure())
+            }
+            checked.value.withLock { $0 = (.now, result) }
+        }
+        guard case .success(let state) = result else {
             throw Problem(
                 .serviceUnavailable, code: "not_ready", title: "Not ready", detail: "The database does not answer.")
         }
@@ -40,4 +60,9 @@ struct HealthController: Sendable {
             throw Problem(.serviceUnavailable, code: "not_ready", title: "Not ready", detail: problem.description)
         }
     }
+}
+
+/// The last readiness answer and when it was given.
+final class LastReadiness: Sendable {
+    let value = Mutex<(at: ContinuousClock.Instant, state: Result<Migrator.State, HealthController.ReadinessFailure>)?>(nil)
 }

@@ -20,6 +20,9 @@ public final class CredentialCache: Sendable {
         var fetched: ContinuousClock.Instant
         /// False once notices may have been missed: read again before use, unless the database is away.
         var trusted = true
+        /// False for a value read while an invalidation happened: it may be what was invalidated,
+        /// so it is never served, not even while the database is away.
+        var current = true
     }
 
     private let keys = Mutex<[[UInt8]: Entry<APIKeyRepository.Lookup>]>([:])
@@ -73,7 +76,7 @@ public final class CredentialCache: Sendable {
         do {
             value = try await fetch()
         } catch let error as DatabaseUnavailable {
-            if let entry, now - entry.fetched < staleLimit { return entry.value }
+            if let entry, entry.current, now - entry.fetched < staleLimit { return entry.value }
             throw error
         }
         guard let value else {
@@ -81,10 +84,12 @@ public final class CredentialCache: Sendable {
             return nil
         }
         notices.remember(tenant(value))
-        let trusted = invalidations.load(ordering: .acquiring) == generation
         map.withLock { map in
+            // Checked under the map's lock: an invalidation either came before (this entry is
+            // stored as not current) or its filter of this map comes after (and removes it).
+            let current = invalidations.load(ordering: .acquiring) == generation
             if map.count >= capacity, map[key] == nil { Self.forgetOldest(&map) }
-            map[key] = Entry(value: value, fetched: now, trusted: trusted)
+            map[key] = Entry(value: value, fetched: now, trusted: current, current: current)
         }
         return value
     }

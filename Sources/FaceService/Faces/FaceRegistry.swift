@@ -82,7 +82,19 @@ public final class FaceRegistry: Sendable {
     /// Seals the template under the person's key, keeps its tenant-keyed rotation for search,
     /// and counts it against both limits inside one transaction.
     public func enroll(person personID: String, embedding: [Float], context: TenantContext) async throws -> Enrolled {
-        let tenant = context.tenant
+        do {
+            return try await enroll(person: personID, embedding: embedding, tenant: context.tenant)
+        } catch is KeyChanged {
+            // Re-keyed while this node held the old key: once more, with the key now in force.
+            keys.forget(context.tenantID)
+            return try await enroll(person: personID, embedding: embedding, tenant: context.tenant)
+        }
+    }
+
+    /// The tenant's key changed under an enroll: it rolled back, to be tried again.
+    struct KeyChanged: Error {}
+
+    func enroll(person personID: String, embedding: [Float], tenant: Tenant) async throws -> Enrolled {
         let template = try probe(embedding, tenant: tenant)
         let secrets = try await keys.secrets(tenant)
         let tenantKey = secrets.key
@@ -94,7 +106,10 @@ public final class FaceRegistry: Sendable {
                 let wrapped = try await FaceRepository.person(
                     personID, creatingWith: try tenantKey.wrap(PersonKey.generate(), tenantID: tenant.id, personID: personID),
                     in: transaction)
-                let personKey = try tenantKey.unwrapPersonKey(wrapped, tenantID: tenant.id, personID: personID)
+                // A person wrapped under a key this node has not heard of yet does not open.
+                guard let personKey = try? tenantKey.unwrapPersonKey(wrapped, tenantID: tenant.id, personID: personID) else {
+                    throw KeyChanged()
+                }
                 try await FaceRepository.insertFace(
                     id: faceID, person: personID,
                     sealed: try personKey.seal(template, tenantID: tenant.id, faceID: faceID, model: tenant.model),
@@ -104,6 +119,11 @@ public final class FaceRegistry: Sendable {
                 let reserved = try await FaceRepository.reserveFace(
                     person: personID, maxFacesPerPerson: tenant.settings.maxFacesPerPerson, maxFaces: tenant.quotas.maxFaces,
                     in: transaction)
+                // Sealed and wrapped under a key since replaced: roll back and do it again.
+                guard reserved.keyVersion == secrets.version else { throw KeyChanged() }
+                if tenant.settings.searchableTemplates, !reserved.searchableTemplates {
+                    try await FaceRepository.dropTemplate(of: faceID, in: transaction)
+                }
                 let change = FaceRepository.LoggedChange(seq: reserved.change, operation: .add, face: faceID, person: personID)
                 try await record(change, in: transaction)
                 return (reserved.faceCount, change)
@@ -322,12 +342,18 @@ public final class FaceRegistry: Sendable {
                 faces[face.id] = (face.personID, template)
                 continue
             }
-            // The tenant keeps no searchable templates: open the sealed one.
-            let personKey = try personKeys[face.personID]
-                ?? secrets.key.unwrapPersonKey(face.wrappedPersonKey, tenantID: tenant.id, personID: face.personID)
+            // The tenant keeps no searchable templates: open the sealed one. One that does not
+            // open (a row wrapped under a key since replaced) is left out and said so, never the
+            // reason the whole tenant cannot load.
+            guard let personKey = personKeys[face.personID]
+                ?? (try? secrets.key.unwrapPersonKey(face.wrappedPersonKey, tenantID: tenant.id, personID: face.personID)),
+                let template = try? personKey.open(face.sealed, tenantID: tenant.id, faceID: face.id, model: tenant.model),
+                template.count == secrets.rotation.dimension
+            else {
+                logger.error("a stored face does not open under its tenant's key", metadata: ["tenant": "\(tenant.slug)"])
+                continue
+            }
             personKeys[face.personID] = personKey
-            let template = try personKey.open(face.sealed, tenantID: tenant.id, faceID: face.id, model: tenant.model)
-            guard template.count == secrets.rotation.dimension else { continue }
             faces[face.id] = (face.personID, secrets.rotation.apply(template))
         }
         return faces

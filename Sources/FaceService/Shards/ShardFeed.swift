@@ -104,10 +104,16 @@ actor ShardFeed {
             lastRead = .now
             do {
                 try await readAndApply()
-            } catch {
+            } catch is DatabaseUnavailable {
                 // The database is away: what this shard holds is still right as far as it goes;
                 // the next notice or own write tries again.
-                logger.warning("shard catch-up failed", metadata: ["error.type": "\(type(of: error))"])
+                logger.warning("shard catch-up waits for the database")
+                break
+            } catch {
+                // Anything else would fail again on every wake, and changes (deletions among
+                // them) would never arrive: load the shard afresh instead.
+                stale = true
+                onStale(self, "catch-up failed: \(type(of: error))")
                 break
             }
         } while again && !stale

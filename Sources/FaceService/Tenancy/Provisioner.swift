@@ -242,16 +242,21 @@ public struct Provisioner: Sendable {
         return all
     }
 
-    /// Creates `target` (pending, with its first key), then moves it to the status the file asks.
+    /// Creates `target` (pending, with its first key), then moves it to the status the file asks,
+    /// one audited lifecycle step at a time (the database refuses pending → suspended at once).
     private func create(_ target: Tenant, by actor: String, on connection: PostgresConnection, now: Date) async throws -> APIKeySecret {
         var pending = target
         (pending.status, pending.activatedAt, pending.suspendedAt, pending.suspendReason) = (.pending, nil, nil, nil)
         var secret: APIKeySecret?
         try await asTenant(target.id, on: connection) { transaction in
             secret = try await administration.insert(pending, by: actor, detail: ["via": "apply"], in: transaction).secret
-            if target != pending {
-                try await TenantRepository.update(target, on: connection, logger: transaction.logger)
-                try await record(pending, target, by: actor, in: transaction)
+            var before = pending
+            for step in Self.lifecyclePath(from: .pending, to: target.status) ?? [] {
+                var next = before
+                Self.stamp(&next, to: step, reason: target.suspendReason, now: now)
+                try await TenantRepository.update(next, on: connection, logger: transaction.logger)
+                try await record(before, next, by: actor, in: transaction)
+                before = next
             }
         }
         guard let secret else { throw RepositoryError.noRow("the created tenant's key") }

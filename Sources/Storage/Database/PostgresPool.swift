@@ -195,7 +195,10 @@ public final class PostgresPool: Service, Sendable {
                 do {
                     try await client.withConnection { connection in
                         handover.continuation.yield(connection)
-                        for await _ in done.stream {}
+                        // Held until the caller is done with it, cancelled or not: an iteration in
+                        // this (cancellable) child would end at the caller's cancellation and give
+                        // the connection back while the caller still runs statements on it.
+                        await Task { for await _ in done.stream {} }.value
                     }
                 } catch {
                     handover.continuation.finish(throwing: error)
@@ -221,6 +224,8 @@ public final class PostgresPool: Service, Sendable {
                 // The wait is over: stop asking the pool (PostgresNIO's lease is cancellable).
                 group.cancelAll()
                 if let error = error as? DatabaseUnavailable { throw error }
+                // The caller gave up (a deadline of its own): that says nothing of the database.
+                if error is CancellationError || Task.isCancelled { throw CancellationError() }
                 // The pool itself failed the lease: it cannot connect.
                 noteFailure()
                 throw DatabaseUnavailable("no connection: \(type(of: error))")

@@ -48,7 +48,9 @@ LANGUAGE plpgsql
 SET search_path = ''
 AS $$
 DECLARE
-    retention integer := greatest(0, coalesce((NEW.quotas ->> 'retentionDays')::integer, 30));
+    -- The retention the tenant had before this statement: one that also changes the quotas
+    -- cannot choose its own (an operator changes quotas through the audited API first).
+    retention integer := greatest(0, coalesce((OLD.quotas ->> 'retentionDays')::integer, 30));
 BEGIN
     IF NEW.purge_after IS NOT DISTINCT FROM OLD.purge_after THEN
         RETURN NEW;

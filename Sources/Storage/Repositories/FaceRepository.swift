@@ -55,11 +55,21 @@ public enum FaceRepository {
         return Data(try row.decode(ByteBuffer.self).readableBytesView)
     }
 
-    /// Takes one face for the person and one from the tenant's quota; returns the person's new
-    /// count and the change's number.
+    /// What an enroll learns as it takes its face: the person's new count, the change's number,
+    /// and what the tenant's row says, so that the enroll can check it sealed and rotated under
+    /// the key and settings still in force (a re-key or a settings change may have committed
+    /// while it ran; its lock on the row orders them).
+    public struct Reservation: Sendable {
+        public var faceCount: Int
+        public var change: Int64
+        public var keyVersion: Int
+        public var searchableTemplates: Bool
+    }
+
+    /// Takes one face for the person and one from the tenant's quota.
     public static func reserveFace(
         person personID: String, maxFacesPerPerson: Int, maxFaces: Int, in transaction: TenantTransaction
-    ) async throws -> (faceCount: Int, change: Int64) {
+    ) async throws -> Reservation {
         guard let count = try await transaction.query(
             """
             UPDATE persons SET face_count = face_count + 1
@@ -67,14 +77,20 @@ public enum FaceRepository {
             RETURNING face_count
             """
         ).collect().first?.decode(Int.self) else { throw Refusal.maxFacesPerPerson(maxFacesPerPerson) }
-        guard let change = try await transaction.query(
+        guard let row = try await transaction.query(
             """
             UPDATE tenants SET face_count = face_count + 1, change_seq = change_seq + 1
              WHERE id = \(transaction.tenantID) AND face_count < \(Int64(maxFaces))
-            RETURNING change_seq
+            RETURNING change_seq, key_version, coalesce((settings ->> 'searchableTemplates')::boolean, true)
             """
-        ).collect().first?.decode(Int64.self) else { throw Refusal.faceQuotaExceeded(maxFaces) }
-        return (count, change)
+        ).collect().first else { throw Refusal.faceQuotaExceeded(maxFaces) }
+        let (change, keyVersion, searchable) = try row.decode((Int64, Int, Bool).self)
+        return Reservation(faceCount: count, change: change, keyVersion: keyVersion, searchableTemplates: searchable)
+    }
+
+    /// Drops one face's rotated template (its tenant stopped keeping them while it was enrolled).
+    public static func dropTemplate(of face: UUID, in transaction: TenantTransaction) async throws {
+        try await transaction.query("UPDATE faces SET template = NULL WHERE tenant_id = \(transaction.tenantID) AND id = \(face)")
     }
 
     /// `template` is the rotated template as pgvector text, or nil when the tenant keeps none.
