@@ -56,8 +56,12 @@ struct MemoryChurnTests {
     }
 
     @Test func tenThousandPersonsEnrolledAndDeletedLeaveTheHeapFlat() async throws {
+        // Fewer database connections than clients: the pool is full from the warm-up on, so its
+        // size (a few hundred KB of buffers a connection) cannot differ between the two readings
+        // with how busy the machine was.
         let node = try await Node.start([
-            "ENFACE_MASTER_KEY": SymmetricKey(size: .bits256).withUnsafeBytes { Data($0) }.base64EncodedString()
+            "ENFACE_MASTER_KEY": SymmetricKey(size: .bits256).withUnsafeBytes { Data($0) }.base64EncodedString(),
+            "ENFACE_DATABASE_POOL_SIZE": "3",
         ])
         let (_, headers) = try await node.createTenant(
             "churn", quotas: #"{"requestsPerMinute":1000000,"requestsPerDay":100000000}"#)
@@ -71,8 +75,9 @@ struct MemoryChurnTests {
         _ = try await Self.churn(node, headers: headers, from: warm, cycles: 10_000)
         let after = try await Self.memory(node)
         // The version this replaced kept ~500 bytes a cycle (5 MB here) in its shard's person
-        // directory and its change bookkeeping.
-        #expect(after.heap - before.heap < 1_500_000, "heap \(before.heap) → \(after.heap) bytes")
+        // directory and its change bookkeeping; measured here: −1 to +1.7 MB, alone or beside
+        // the whole suite.
+        #expect(after.heap - before.heap < 2_500_000, "heap \(before.heap) → \(after.heap) bytes")
         #expect(
             after.held - before.held < 3_000_000,
             "resident \(before.resident) → \(after.resident) bytes, of which malloc kept \(before.heapFree) → \(after.heapFree) for reuse")

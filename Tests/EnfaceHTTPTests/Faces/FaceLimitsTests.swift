@@ -81,7 +81,8 @@ struct FaceLimitsTests {
                         try await TestClient.withClient(host: "localhost", port: port, configuration: .init(timeout: .seconds(60))) { http in
                             var seen: [HTTPResponse.Status] = []
                             var round = 0
-                            while ContinuousClock.now < deadline {
+                            // For 20 s, and at least 6 rounds however slow a busy machine makes them.
+                            while ContinuousClock.now < deadline || round < 6 {
                                 round += 1
                                 // A third of the requests delete the person, the rest enroll into it.
                                 let request: TestClient.Request =
@@ -101,7 +102,8 @@ struct FaceLimitsTests {
             }
             let failures = statuses.filter { $0.code >= 500 }
             #expect(failures.isEmpty, "\(failures.count) of \(statuses.count) answers were 5xx")
-            #expect(statuses.filter { $0 == .created }.count > 100, "\(statuses.count) answers")
+            // Both sides of the race ran (how often each wins depends on the machine's load).
+            #expect(statuses.contains(.created) && statuses.contains(.noContent), "\(statuses.count) answers")
             // The process lives, and the counts agree with the rows.
             #expect(try await enface.call(.get, "/healthz").status == .ok)
             let person = try await enface.call(.get, "/v1/persons/contested", key: tenant.key)
