@@ -40,23 +40,39 @@ import Testing
             let (status, answer) = try await node.request(method, path, headers: key, body: body)
             return (status, answer, ContinuousClock.now - started)
         }
+        // Every answer comes without waiting for the database: within 2 s typically, and within
+        // 4 s each even when the rest of the suite shares these two cores (it has slowed a 0.2 s
+        // answer tenfold); before, a request waited 66 s for PostgresNIO's own timeout.
+        var times: [String: [Duration]] = [:]
+        func expectPrompt(_ kind: String, _ time: Duration) {
+            times[kind, default: []].append(time)
+            #expect(time < .seconds(4), "\(kind) took \(time)")
+        }
         var searchesDuringOutage = 0
         for round in 0..<6 {
             // Searches and verifies of the tenant in memory are answered from memory.
             let (searched, found, searchTime) = try await timed(.post, "/v1/search", body: Node.json(Node.embedding(7)))
-            #expect(searched == .ok && searchTime < .seconds(2), "search: \(searched) after \(searchTime)")
+            #expect(searched == .ok, "search: \(searched)")
+            expectPrompt("search", searchTime)
             #expect((found["matches"] as? [[String: Any]])?.first?["personId"] as? String == "p7")
             searchesDuringOutage += 1
             let (verified, _, verifyTime) = try await timed(
                 .post, "/v1/verify", body: Node.json(Node.embedding(3), #", "personId": "p3""#))
-            #expect(verified == .ok && verifyTime < .seconds(2), "verify: \(verified) after \(verifyTime)")
+            #expect(verified == .ok, "verify: \(verified)")
+            expectPrompt("verify", verifyTime)
             // Writes are refused at once, saying when to come back; nothing is half done.
             let (enrolled, problem, enrollTime) = try await timed(
                 .post, "/v1/persons/late-\(round)/faces", body: Node.json(Node.embedding(100 + round)))
-            #expect(enrolled == .serviceUnavailable && enrollTime < .seconds(2), "enroll: \(enrolled) after \(enrollTime)")
+            #expect(enrolled == .serviceUnavailable, "enroll: \(enrolled)")
+            expectPrompt("enroll", enrollTime)
             #expect(problem["code"] as? String == "database_unavailable")
             let (ready, _, readyTime) = try await timed(.get, "/readyz")
-            #expect(ready == .serviceUnavailable && readyTime < .seconds(4), "readyz: \(ready) after \(readyTime)")
+            #expect(ready == .serviceUnavailable, "readyz: \(ready)")
+            expectPrompt("readyz", readyTime)
+        }
+        for (kind, measured) in times {
+            let median = measured.sorted()[measured.count / 2]
+            #expect(median < .seconds(2), "\(kind): median \(median) of \(measured)")
         }
 
         // The database returns; writes succeed again by themselves, within 10 s.

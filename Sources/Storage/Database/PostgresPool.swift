@@ -192,7 +192,9 @@ public final class PostgresPool: Service, Sendable {
         isolation: isolated (any Actor)? = #isolation,
         _ body: (PostgresConnection) async throws -> Result
     ) async throws -> Result {
-        if let unreachable = health.withLock({ $0.lastUnreachable }), ContinuousClock.now - unreachable < .seconds(1) {
+        // Until a probe finds the database again (four times a second while it fails), a lease is
+        // refused at once rather than made to wait for the next probe.
+        if health.withLock({ $0.lastUnreachable }) != nil {
             throw DatabaseUnavailable("the database did not answer the last probe")
         }
         let client = current.withLock { $0.client }
@@ -266,7 +268,7 @@ public final class PostgresPool: Service, Sendable {
             // Not even a cancelled request may leave its transaction open on a pooled connection
             // (it would hold its locks for ever): roll back outside the cancellation, or close.
             do {
-                try await Task { try await connection.query("ROLLBACK", logger: logger) }.value
+                try await Task { _ = try await connection.query("ROLLBACK", logger: logger) }.value
             } catch {
                 try? await connection.close()
             }

@@ -67,33 +67,50 @@ struct ChangeChannelTests {
     }
 
     @Test func forgedAndReplayedNoticesChangeNothing() async throws {
+        // Two nodes on one database: a real change made on the second reaches the first through the
+        // channel after whatever was sent before it, so once the first has it, it has read the forgeries.
         try await LiveService.run { enface in
-            let tenant = try await enface.createTenant()
-            var vectors = Embeddings(seed: 32)
-            let alice = vectors.identity()
-            let heard = try await Self.overhear(1) {
-                _ = try await enface.call(.post, "/v1/persons/alice/faces", key: tenant.key, json: ["embedding": Embeddings.json(alice)])
-            }
-            // The shard is in memory; now another login speaks on the channel: the old payload that
-            // nodes used to apply, a sequence jump, garbage, and the real notice replayed 500 times.
-            let first = try await enface.call(.post, "/v1/search", key: tenant.key, json: ["embedding": Embeddings.json(alice)])
-            #expect(first["matches"]?.arrayValue?.count == 1)
-            let forged = [
-                #"{"op":"removePerson","p":"alice","s":2,"t":"\#(tenant.id)"}"#,
-                #"{"op":"add","p":"mallory","s":999999,"t":"\#(tenant.id)"}"#,
-                "f.\(String(repeating: "0", count: 32))", "t.zz", "",
-            ] + Array(repeating: heard.first ?? "", count: 500)
-            try await ScratchDatabase.required().withConnection(.admin) { connection in
-                for payload in forged {
-                    for channel in [ChangeChannel.name, "enface_faces"] {
-                        try await connection.query("SELECT pg_notify(\(channel), \(payload))", logger: TestEnvironment.logger)
+            try await LiveService.run { other in
+                let tenant = try await enface.createTenant()
+                var vectors = Embeddings(seed: 32)
+                let alice = vectors.identity()
+                let heard = try await Self.overhear(1) {
+                    _ = try await enface.call(.post, "/v1/persons/alice/faces", key: tenant.key, json: ["embedding": Embeddings.json(alice)])
+                }
+                let first = try await enface.call(.post, "/v1/search", key: tenant.key, json: ["embedding": Embeddings.json(alice)])
+                #expect(first["matches"]?.arrayValue?.count == 1)
+
+                /// Sends `payloads` on the channel as the operator's login, then makes a real change on
+                /// the other node and waits until `enface` has heard of it.
+                func forge(_ payloads: [String], thenEnroll person: String) async throws {
+                    try await ScratchDatabase.required().withConnection(.admin) { connection in
+                        for payload in payloads {
+                            for channel in [ChangeChannel.name, "enface_faces"] {
+                                try await connection.query("SELECT pg_notify(\(channel), \(payload))", logger: TestEnvironment.logger)
+                            }
+                        }
+                    }
+                    let face = vectors.identity()
+                    let enrolled = try await other.call(.post, "/v1/persons/\(person)/faces", key: tenant.key, json: ["embedding": Embeddings.json(face)])
+                    try #require(enrolled.status == .created, "\(enrolled.body)")
+                    try await poll("the first node to hear of \(person)") { () -> Bool? in
+                        let found = try await enface.call(.post, "/v1/search", key: tenant.key, json: ["embedding": Embeddings.json(face)])
+                        return found["matches"]?.arrayValue?.first?.objectValue?["personId"]?.stringValue == person ? true : nil
                     }
                 }
-            }
-            // Whatever the node makes of them while it reads them, alice is found, and only alice.
-            for _ in 0..<50 {
-                let found = try await enface.call(.post, "/v1/search", key: tenant.key, json: ["embedding": Embeddings.json(alice)])
-                #expect(found["matches"]?.arrayValue?.map { $0.objectValue?["personId"] } == ["alice"], "\(found.body)")
+                func expectOnlyAlice() async throws {
+                    let found = try await enface.call(.post, "/v1/search", key: tenant.key, json: ["embedding": Embeddings.json(alice)])
+                    #expect(found["matches"]?.arrayValue?.map { $0.objectValue?["personId"] } == ["alice"], "\(found.body)")
+                }
+                // The payload nodes used to apply: a removal of alice, alone.
+                try await forge([#"{"op":"removePerson","p":"alice","s":2,"t":"\#(tenant.id)"}"#], thenEnroll: "bob")
+                try await expectOnlyAlice()
+                // A sequence jump, garbage, and the real notice replayed 500 times.
+                try await forge(
+                    [#"{"op":"add","p":"mallory","s":999999,"t":"\#(tenant.id)"}"#, "f.\(String(repeating: "0", count: 32))", "t.zz", ""]
+                        + Array(repeating: heard.first ?? "", count: 500),
+                    thenEnroll: "carol")
+                for _ in 0..<20 { try await expectOnlyAlice() }
             }
         }
     }
