@@ -23,7 +23,8 @@ run: build ## start the embedded database, migrate, and serve on ENFACE_HTTP_HOS
 	@echo "==> Enface at http://$${ENFACE_HTTP_HOST:-127.0.0.1}:$${ENFACE_HTTP_PORT:-8080} (Ctrl-C stops it; 'make db-stop' stops the database)"
 	$(ENFACE) serve
 
-test: setup ## build everything, run every test against the real PostgreSQL, then the vector core under TSan
+test: setup ## check openapi.yaml, build everything, run every test against the real PostgreSQL, then the vector core under TSan
+	scripts/check-openapi
 	scripts/test-photos
 	swift build $(SWIFT_BUILD_FLAGS) --build-tests
 	@# A hung test must fail the run, not hold CI until its own limit; run-tests repeats the

@@ -32,6 +32,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/vapor/jwt-kit.git", from: "5.8.0"),
+        // Tests only: reading openapi.yaml to hold every answer to it.
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
     ],
     targets: [
         // OpenBLAS's cblas.h (Debian: libopenblas-dev).
@@ -150,11 +152,15 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        // Shared by the test targets: scratch databases, fixtures, polling, the binary as a process.
+        // Shared by the test targets: scratch databases, fixtures, polling, the binary as a process,
+        // and the OpenAPI contract every answer is checked against.
         .target(
             name: "TestSupport",
             dependencies: [
-                "Storage",
+                "Storage", "Tenancy", "WireFormats",
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -91,7 +91,7 @@ import Testing
         }
         let client = TestClient(host: "127.0.0.1", port: port)
         client.connect()
-        let ready = try await client.execute(TestClient.Request("/readyz", method: .get))
+        let ready = try await client.execute(TestClient.Request("/readyz", method: .get), heldTo: .served)
         #expect(ready.status == .ok)
         try await client.shutdown()
 

@@ -50,13 +50,15 @@ struct Node {
     }
 
     func request(
-        _ method: HTTPRequest.Method, _ path: String, headers: HTTPFields = [:], body: String? = nil
+        _ method: HTTPRequest.Method, _ path: String, headers: HTTPFields = [:], body: String? = nil,
+        sourceLocation: SourceLocation = #_sourceLocation
     ) async throws -> (HTTPResponse.Status, [String: Any]) {
         try await TestClient.withClient(host: "127.0.0.1", port: port, configuration: .init(timeout: .seconds(60))) { client in
             var headers = headers
             if body != nil { headers[.contentType] = "application/json" }
             let response = try await client.execute(
-                .init(path, method: method, authority: "127.0.0.1", headers: headers, body: body.map { ByteBuffer(string: $0) }))
+                .init(path, method: method, authority: "127.0.0.1", headers: headers, body: body.map { ByteBuffer(string: $0) }),
+                heldTo: .served, sourceLocation: sourceLocation)
             let json = response.body.flatMap { try? JSONSerialization.jsonObject(with: Data(buffer: $0)) as? [String: Any] } ?? [:]
             return (response.status, json)
         }
@@ -65,7 +67,7 @@ struct Node {
     /// A GET's body as text (for what is not JSON, such as /metrics).
     func text(_ path: String, headers: HTTPFields = [:]) async throws -> String {
         try await TestClient.withClient(host: "127.0.0.1", port: port, configuration: .init(timeout: .seconds(60))) { client in
-            let response = try await client.execute(.init(path, method: .get, authority: "127.0.0.1", headers: headers))
+            let response = try await client.execute(.init(path, method: .get, authority: "127.0.0.1", headers: headers), heldTo: .served)
             return response.body.map { String(buffer: $0) } ?? ""
         }
     }

@@ -11,7 +11,7 @@ import Testing
     @Test(.scratchDatabase)
     func healthAndReadinessAnswerWhenTheSchemaIsCurrent() async throws {
         let app = try await buildApplication(TestConfiguration.make(database: ScratchDatabase.required()))
-        try await app.test(.router) { client in
+        try await app.test(.router, heldTo: .served) { client in
             try await client.execute(uri: "/healthz", method: .get) { response in
                 #expect(response.status == .ok)
                 #expect(String(buffer: response.body) == #"{"status":"ok"}"#)
@@ -26,7 +26,7 @@ import Testing
     func notReadyUntilMigratedThenReady() async throws {
         let database = try ScratchDatabase.required()
         let app = try await buildApplication(TestConfiguration.make(database: database))
-        try await app.test(.router) { client in
+        try await app.test(.router, heldTo: .served) { client in
             // Not ready, and for the right reason once the database answers in time.
             let problem = try await poll(timeout: .seconds(60), interval: .milliseconds(100), "/readyz to see the schema") {
                 let response = try await client.execute(uri: "/readyz", method: .get)
@@ -46,14 +46,14 @@ import Testing
         let database = try ScratchDatabase.required()
         let app = try await buildApplication(
             TestConfiguration.make(database: database, ["ENFACE_MIGRATE_ON_START": "true"]))
-        try await app.test(.router) { client in
+        try await app.test(.router, heldTo: .served) { client in
             _ = try await eventuallyReady(client)
         }
     }
 
     @Test func notReadyWhenTheDatabaseDoesNotAnswer() async throws {
         let app = try await buildApplication(TestConfiguration.withoutDatabase())
-        try await app.test(.router) { client in
+        try await app.test(.router, heldTo: .served) { client in
             try await client.execute(uri: "/healthz", method: .get) { response in
                 #expect(response.status == .ok)
             }

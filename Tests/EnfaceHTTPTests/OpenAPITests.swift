@@ -1,32 +1,86 @@
-// The OpenAPI document describes every route the application serves, and every problem code.
+// The OpenAPI document is valid, describes every route the application serves and every problem
+// code, and the checker that holds every answer in the suite to it catches what breaks it.
 
 import EnfaceHTTP
 import Foundation
 import HummingbirdTesting
+import Tenancy
 import TestSupport
 import Testing
+import WireFormats
 
 @Suite struct OpenAPITests {
+    static let contract = OpenAPIContract.served
     static let document: String = {
         let url = TestEnvironment.repositoryRoot.appendingPathComponent("Sources/EnfaceHTTP/OpenAPI/openapi.yaml")
         return (try? String(contentsOf: url, encoding: .utf8)) ?? ""
     }()
 
-    /// `METHOD /path` for every operation under `paths:` (two-space indented paths, four-space
-    /// indented methods, as the document is written).
+    /// `METHOD /path` for every operation under `paths:`.
     static var documentedOperations: Set<String> {
+        let methods: Set<String> = ["get", "put", "post", "delete", "options", "head", "patch", "trace"]
         var operations: Set<String> = []
-        var inPaths = false
-        var path = ""
-        for line in document.split(separator: "\n", omittingEmptySubsequences: false) {
-            if line.hasPrefix("paths:") { inPaths = true; continue }
-            if inPaths, let first = line.first, first != " " { break }
-            if let match = line.wholeMatch(of: #/\ \ (\/\S*):\s*/#) { path = String(match.1); continue }
-            if let match = line.firstMatch(of: #/^\ {4}(get|post|put|patch|delete):/#) {
-                operations.insert("\(match.1.uppercased()) \(path)")
+        for (path, item) in contract.document.objectValue?["paths"]?.objectValue ?? [:] {
+            for method in (item.objectValue ?? [:]).keys where methods.contains(method) {
+                operations.insert("\(method.uppercased()) \(path)")
             }
         }
         return operations
+    }
+
+    @Test func theDocumentReadsAndEverySchemaInItCanBeChecked() throws {
+        #expect(Self.contract.unreadable == nil, "\(Self.contract.unreadable ?? "")")
+        #expect(Self.contract.document.objectValue?["openapi"] == "3.1.0")
+        // Every schema the document holds uses only what the validator checks, and every
+        // reference resolves: a schema the checker would skip cannot hide drift.
+        var schemas = 0
+        func visit(_ node: JSONValue, _ pointer: String) {
+            switch node {
+            case .object(let fields):
+                for (key, value) in fields {
+                    if key == "schema" {
+                        schemas += 1
+                        #expect(throws: Never.self, "\(pointer)/schema") { try JSONSchema(value, in: Self.contract.document) }
+                    } else {
+                        visit(value, pointer + "/" + key)
+                    }
+                }
+            case .array(let items):
+                for (index, item) in items.enumerated() { visit(item, pointer + "/\(index)") }
+            default:
+                break
+            }
+        }
+        visit(Self.contract.document, "")
+        for (name, schema) in Self.contract.document.objectValue?["components"]?.objectValue?["schemas"]?.objectValue ?? [:] {
+            schemas += 1
+            #expect(throws: Never.self, "components/schemas/\(name)") { try JSONSchema(schema, in: Self.contract.document) }
+        }
+        #expect(schemas > 40)
+    }
+
+    @Test func anAnswerThatBreaksTheDocumentIsCaught() throws {
+        let contract = Self.contract
+        func violations(_ method: String, _ path: String, _ status: Int, _ body: String, type: String = "application/json") -> [String] {
+            contract.violations(method: method, path: path, status: status, contentType: type, body: Array(body.utf8))
+        }
+        let person = #"{"personId":"alice","faceCount":1,"createdAt":"2026-01-01T00:00:00Z","faces":[]}"#
+        #expect(violations("GET", "/v1/persons/alice", 200, person) == [])
+        #expect(violations("GET", "/v1/persons/alice", 200, #"{"personId":"alice"}"#).contains { $0.contains("required") })
+        #expect(violations("GET", "/v1/persons/alice", 200, #"{"personId":7,"faceCount":1,"createdAt":"x"}"#).contains { $0.contains("/personId") })
+        #expect(!violations("GET", "/v1/persons/alice", 200, person, type: "text/plain").isEmpty, "a media type the document does not name")
+        #expect(!violations("GET", "/v1/persons/alice", 418, #"{"a":1}"#).isEmpty, "a status the document does not list")
+        #expect(!violations("GET", "/v1/nowhere", 200, "{}").isEmpty, "a success from a route the document does not have")
+        let problem = #"{"type":"https://enface.dev/problems/not-found","title":"Not Found","status":404,"code":"not_found","requestId":"r"}"#
+        #expect(violations("GET", "/v1/nowhere", 404, problem, type: "application/problem+json") == [])
+        #expect(!violations("GET", "/v1/nowhere", 404, #"{"message":"no"}"#, type: "application/problem+json").isEmpty)
+        #expect(!violations("DELETE", "/v1/persons/alice", 204, "{}").isEmpty, "a body where the document says none")
+        // A literal path segment wins over a parameter.
+        let paths = try OpenAPIContract(yaml: "openapi: 3.1.0\npaths:\n  /a/{x}: {}\n  /a/b: {}\n")
+        #expect(paths.template(for: "/a/b") == "/a/b" && paths.template(for: "/a/c") == "/a/{x}")
+        #expect(paths.template(for: "/a/") == nil && paths.template(for: "/a/b/c") == nil)
+        #expect(contract.template(for: "/v1/persons/bob?x=1") == "/v1/persons/{personId}")
+        #expect(contract.template(for: "/admin/v1/tenants/acme/keys/k1") == "/admin/v1/tenants/{tenant}/keys/{key}")
     }
 
     @Test func everyRouteIsDocumentedAndEveryDocumentedRouteExists() async throws {
@@ -58,7 +112,7 @@ import Testing
 
     @Test func theDocumentIsServed() async throws {
         let app = try await buildApplication(TestConfiguration.withoutDatabase())
-        try await app.test(.router) { client in
+        try await app.test(.router, heldTo: .served) { client in
             let response = try await client.execute(uri: "/openapi.yaml", method: .get)
             #expect(response.status == .ok)
             #expect(response.headers[.contentType]?.hasPrefix("application/yaml") == true)

@@ -15,7 +15,7 @@ import TestSupport
     ])
     func anUnknownRouteIsANotFoundProblem(_ method: HTTPRequest.Method, _ path: String) async throws {
         let app = try await buildApplication(TestConfiguration.withoutDatabase())
-        try await app.test(.router) { client in
+        try await app.test(.router, heldTo: .served) { client in
             try await client.execute(uri: path, method: method) { response in
                 #expect(response.status == .notFound)
                 let problem = try ProblemBody(response)
@@ -35,7 +35,7 @@ import TestSupport
     ])
     func aKnownPathWithAnotherMethodIs405WithAllow(_ method: HTTPRequest.Method, _ path: String, _ allow: String) async throws {
         let app = try await buildApplication(TestConfiguration.withoutDatabase())
-        try await app.test(.router) { client in
+        try await app.test(.router, heldTo: .served) { client in
             try await client.execute(uri: path, method: method) { response in
                 #expect(response.status == .methodNotAllowed)
                 #expect(response.headers[.allow] == allow)
@@ -47,7 +47,7 @@ import TestSupport
 
     @Test func anOversizedHeaderIsA431Problem() async throws {
         let app = try await buildApplication(TestConfiguration.withoutDatabase())
-        try await app.test(.live) { client in
+        try await app.test(.live, heldTo: .served) { client in
             // The parser refuses it before any route runs; the answer is still a problem, then close.
             let connection = try RawConnection(port: try #require(client.port))
             connection.send("GET /v1/tenant HTTP/1.1\r\nHost: localhost\r\nX-API-Key: efk_\(String(repeating: "A", count: 20_000))\r\n\r\n")
@@ -65,7 +65,7 @@ import TestSupport
 
     @Test func aPlainInboundRequestIDIsCarriedThrough() async throws {
         let app = try await buildApplication(TestConfiguration.withoutDatabase())
-        try await app.test(.router) { client in
+        try await app.test(.router, heldTo: .served) { client in
             try await client.execute(uri: "/nowhere", method: .get, headers: [.init("X-Request-ID")!: "lb-7f3a:42"]) {
                 response in
                 let problem = try ProblemBody(response)
@@ -83,7 +83,7 @@ import TestSupport
     @Test(arguments: ["", "has space", String(repeating: "a", count: 129), "quote\"d", "new\nline", "ünïcode"])
     func anUnsafeInboundRequestIDIsReplaced(_ inbound: String) async throws {
         let app = try await buildApplication(TestConfiguration.withoutDatabase())
-        try await app.test(.router) { client in
+        try await app.test(.router, heldTo: .served) { client in
             var headers = HTTPFields()
             headers.append(HTTPField(name: .init("X-Request-ID")!, value: inbound))
             try await client.execute(uri: "/healthz", method: .get, headers: headers) { response in
@@ -96,7 +96,7 @@ import TestSupport
 
     @Test func everyResponseHasARequestIDAndIdsDiffer() async throws {
         let app = try await buildApplication(TestConfiguration.withoutDatabase())
-        try await app.test(.router) { client in
+        try await app.test(.router, heldTo: .served) { client in
             let first = try await client.execute(uri: "/healthz", method: .get).headers[.init("X-Request-ID")!]
             let second = try await client.execute(uri: "/healthz", method: .get).headers[.init("X-Request-ID")!]
             #expect(first != nil && second != nil && first != second)

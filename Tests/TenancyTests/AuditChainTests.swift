@@ -24,6 +24,24 @@ import WireFormats
         return events
     }
 
+    /// Stored chains are verified for years: a change to what is hashed, or how, must fail here
+    /// (the digests were computed outside Swift, with Python's hmac, from the canonical form below).
+    @Test func theHashOfAnEventIsFixed() throws {
+        let chain = AuditChain(key: SymmetricKey(data: (0..<32).map { UInt8($0) }))
+        let event = AuditEvent(
+            tenantID: try #require(UUID(uuidString: "11111111-2222-3333-4444-555555555555")), actor: "operator:alice",
+            action: "tenant.update", target: "acme",
+            detail: ["changes": ["name": ["before": "Acme", "after": "Acme Corp"]], "ratio": 0.25])
+        let at = Date(timeIntervalSince1970: 1_800_000_000.123456)
+        // {"action":"tenant.update","actor":"operator:alice","at":1800000000123456,"detail":{"changes":{"name":
+        //  {"after":"Acme Corp","before":"Acme"}},"ratio":0.25},"outcome":"success","previous":"abab…ab",
+        //  "target":"acme","tenant":"11111111-2222-3333-4444-555555555555"}
+        func hex(_ bytes: [UInt8]) -> String { bytes.map { String(format: "%02x", $0) }.joined() }
+        #expect(hex(chain.hash(event, at: at, previous: [UInt8](repeating: 0xab, count: 32)))
+            == "2b969d200b200685b48991915a96f07dd39c010444565520b64ddd1b348f7898")
+        #expect(hex(chain.hash(event, at: at, previous: nil)) == "0028070649d6bd8d6b76e62816c0c2019eb9bb21f012223b884ed98b284fd9bc")
+    }
+
     @Test func anIntactChainVerifies() {
         #expect(chain.verify(recorded(5)) == nil)
         #expect(chain.verify([]) == nil)

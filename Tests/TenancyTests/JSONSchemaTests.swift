@@ -33,6 +33,46 @@ import WireFormats
         #expect(notAnObject.count == 1 && notAnObject[0].hasPrefix("/"), "\(notAnObject)")
     }
 
+    @Test func whatTheValidatorCannotCheckIsRefusedWhenLoadedNotSkipped() throws {
+        func refusal(_ schema: JSONValue) -> [String] {
+            do {
+                _ = try JSONSchema(schema)
+                return []
+            } catch {
+                return error.errors.map { "\($0.pointer) \($0.code)" }
+            }
+        }
+        #expect(refusal(["type": "string", "patternProperties": ["^x": ["type": "string"]]]) == ["/patternProperties unsupported_keyword"])
+        #expect(refusal(["properties": ["id": ["type": "string", "pattern": "([a-z"]]]) == ["/properties/id/pattern invalid_pattern"])
+        #expect(refusal(["items": ["$ref": "#/$defs/missing"]]) == ["/items/$ref unresolved_reference"])
+        #expect(refusal(["oneOf": []]) == ["/oneOf invalid_schema"])
+        // Inside a referenced schema too.
+        #expect(refusal(["$ref": "#/$defs/a", "$defs": ["a": ["if": ["type": "string"]]]]).contains("#/$defs/a/if unsupported_keyword"))
+        // Annotations are allowed and change nothing.
+        #expect(refusal(["type": "string", "format": "uuid", "description": "an id", "examples": ["x"]]) == [])
+    }
+
+    @Test func compositionAndReferencesIntoTheEnclosingDocument() throws {
+        let document: JSONValue = [
+            "components": ["schemas": [
+                "Id": ["type": "string", "minLength": 2],
+                "Named": ["type": "object", "required": ["name"]],
+            ]]
+        ]
+        let schema: JSONValue = [
+            "allOf": [["$ref": "#/components/schemas/Named"], ["properties": ["id": ["$ref": "#/components/schemas/Id"]]]],
+            "properties": ["kind": ["oneOf": [["type": "integer"], ["type": "number", "minimum": 10]]],
+                           "tag": ["anyOf": [["type": "string"], ["type": "null"]]]],
+        ]
+        let checker = try JSONSchema(schema, in: document)
+        func found(_ instance: JSONValue) -> [String] { checker.errors(instance).map { "\($0.pointer) \($0.code)" } }
+        #expect(found(["name": "n", "id": "ab", "kind": 15.5, "tag": .null]) == [])
+        #expect(found(["id": "a"]) == ["/name required", "/id out_of_range"])
+        // 20 is an integer and a number ≥ 10: both alternatives match, which oneOf forbids.
+        #expect(found(["name": "n", "kind": 20]) == ["/kind no_match"])
+        #expect(found(["name": "n", "tag": 1]) == ["/tag no_match"])
+    }
+
     @Test func theShippedSchemaAcceptsTheExampleAndRejectsMistakesWithPointers() throws {
         let schema = try ProvisioningFile.schema()
         let good = try #require(JSONValue.parse(Data("""

@@ -54,7 +54,7 @@ final class ParseErrorResponder: ChannelDuplexHandler, RemovableChannelHandler {
         head.headerFields[.contentLength] = String(body.readableBytes)
         context.write(wrapOutboundOut(.head(head)), promise: nil)
         context.write(wrapOutboundOut(.body(body)), promise: nil)
-        context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in context.close(promise: nil) }
+        context.writeAndFlush(wrapOutboundOut(.end(nil))).assumeIsolated().whenComplete { _ in context.close(promise: nil) }
     }
 
     /// The limits the parser enforces: 16 KiB for one header (a key, a JWT and a cookie fit with

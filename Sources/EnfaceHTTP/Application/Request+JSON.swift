@@ -58,3 +58,15 @@ struct Answer: ResponseGenerator {
         return response
     }
 }
+
+/// A value `FieldReader.check()` has already proven present. Were it missing all the same, that is
+/// the server's mistake: a 500 for this request, never a trap that ends every tenant's.
+func proven<Value>(_ value: Value?, _ what: String) throws -> Value {
+    guard let value else { throw UnprovenValue(what: what) }
+    return value
+}
+
+struct UnprovenValue: Error, CustomStringConvertible {
+    let what: String
+    var description: String { "\(what) passed validation but is missing" }
+}

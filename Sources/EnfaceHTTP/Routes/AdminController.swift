@@ -49,7 +49,7 @@ struct AdminController: Sendable {
             ] as JSONValue
         }
         group.get("/tenants/{tenant}") { _, context in
-            let reference = context.parameters.get("tenant") ?? ""
+            let reference = context.pathParameter("tenant") ?? ""
             return try Representation.tenant(try await administration.tenant(reference), models: models)
         }
         group.patch("/tenants/{tenant}") { request, context in
@@ -97,7 +97,7 @@ struct AdminController: Sendable {
             return [
                 "tenantId": .string(id.uuidString.lowercased()), "from": .string(from), "to": .string(to),
                 "days": .array(days.map { day in
-                    var entry = Representation.usage(day.counts).objectValue!
+                    var entry = Representation.usageFields(day.counts)
                     entry["day"] = .string(day.day)
                     return .object(entry)
                 }),

@@ -25,7 +25,7 @@ struct FaceController: Sendable {
             try reader.check()
             var body: [String: JSONValue] = [:]
             let embedding: [Float]
-            switch probe! {
+            switch try proven(probe, "embedding") {
             case .embedding(let vector):
                 embedding = vector
             case .image(let bytes):
@@ -56,7 +56,7 @@ struct FaceController: Sendable {
         group.get("/persons/{personId}") { _, context in
             let tenant = try context.requireTenant(.facesRead)
             let (person, faces) = try await registry.person(try context.personID(), context: tenant)
-            var body = Self.person(person).objectValue!
+            var body = Self.personFields(person)
             body["faces"] = .array(faces.map { face in
                 ["faceId": .string(face.id.uuidString.lowercased()), "createdAt": .string(face.createdAt.formatted(.iso8601))]
             })
@@ -69,7 +69,7 @@ struct FaceController: Sendable {
         }
         group.delete("/faces/{faceId}") { _, context in
             let tenant = try context.requireTenant(.facesWrite)
-            guard let text = context.parameters.get("faceId"), let id = UUID(uuidString: text) else { throw FaceError.faceNotFound }
+            guard let text = context.pathParameter("faceId"), let id = UUID(uuidString: text) else { throw FaceError.faceNotFound }
             try await registry.deleteFace(id, context: tenant)
             return HTTPResponse.Status.noContent
         }
@@ -87,22 +87,23 @@ struct FaceController: Sendable {
                     "faceId": .string(result.faceID.uuidString.lowercased()),
                 ]
             }
-            switch probe! {
+            let person = try proven(personID, "personId")
+            switch try proven(probe, "embedding") {
             case .embedding(let embedding):
-                let result = try await registry.verify(person: personID!, embedding: embedding, context: tenant)
+                let result = try await registry.verify(person: person, embedding: embedding, context: tenant)
                 return JSONValue.object(
-                    verification(result).merging(["threshold": .number(result.threshold), "personId": .string(personID!)]) { $1 })
+                    verification(result).merging(["threshold": .number(result.threshold), "personId": .string(person)]) { $1 })
             case .image(let bytes):
                 // Every face of the photo is verified; the answer is the best one's, and each face's.
                 let faces = try await analyze { try await photos.faces(in: bytes, tenant: tenant.tenant) }
                 var results: [(FaceBox, FaceRegistry.Verification)] = []
                 for face in faces {
-                    results.append((face.box, try await registry.verify(person: personID!, embedding: face.embedding, context: tenant)))
+                    results.append((face.box, try await registry.verify(person: person, embedding: face.embedding, context: tenant)))
                 }
-                let best = results.max { $0.1.score < $1.1.score }!
+                let best = try proven(results.max { $0.1.score < $1.1.score }, "a face")
                 var body = verification(best.1)
                 body["threshold"] = .number(best.1.threshold)
-                body["personId"] = .string(personID!)
+                body["personId"] = .string(person)
                 body["faces"] = .array(results.map { box, result in
                     .object(verification(result).merging(box.answer) { $1 })
                 })
@@ -130,7 +131,7 @@ struct FaceController: Sendable {
                 })
                 return (matches, result.threshold)
             }
-            switch probe! {
+            switch try proven(probe, "embedding") {
             case .embedding(let embedding):
                 let (matches, threshold) = try await search(embedding)
                 return ["matches": matches, "threshold": .number(threshold), "limit": .number(Double(limit))] as JSONValue
@@ -159,12 +160,12 @@ struct FaceController: Sendable {
                 switch probe {
                 case .embedding(let vector): return vector
                 case .image(let bytes):
-                    let best = try await analyze { try await photos.faces(in: bytes, tenant: tenant.tenant) }[0]
+                    let best = try proven(try await analyze { try await photos.faces(in: bytes, tenant: tenant.tenant) }.first, "a face")
                     body[name] = .object(best.box.answer)
                     return best.embedding
                 }
             }
-            let result = try registry.compare(try await side(a!, "faceA"), try await side(b!, "faceB"), context: tenant)
+            let result = try registry.compare(try await side(proven(a, "a"), "faceA"), try await side(proven(b, "b"), "faceB"), context: tenant)
             body["score"] = Self.score(result.score)
             body["match"] = .bool(result.match)
             body["threshold"] = .number(result.threshold)
@@ -198,7 +199,9 @@ struct FaceController: Sendable {
     /// 0.81230002641677856).
     static func score(_ score: Float) -> JSONValue { .number(Double("\(score)") ?? Double(score)) }
 
-    static func person(_ person: FaceRepository.PersonRecord) -> JSONValue {
+    static func person(_ person: FaceRepository.PersonRecord) -> JSONValue { .object(personFields(person)) }
+
+    static func personFields(_ person: FaceRepository.PersonRecord) -> [String: JSONValue] {
         [
             "personId": .string(person.id), "faceCount": .number(Double(person.faceCount)),
             "createdAt": .string(person.createdAt.formatted(.iso8601)),
@@ -260,13 +263,13 @@ enum EmbeddingField {
 
     static func read(_ reader: inout FieldReader, field: String = "embedding", base64Field: String? = "embeddingBase64") -> [Float]? {
         let numbers = reader.value(field)
-        let encoded = base64Field.flatMap { reader.value($0) }
+        let encoded = base64Field.flatMap { name in reader.value(name).map { (name, $0) } }
         switch (numbers, encoded) {
         case (nil, nil):
             reader.fail(field, "required", base64Field.map { "send \(field) or \($0)" } ?? "is required")
             return nil
-        case (.some, .some):
-            reader.fail(base64Field!, "not_allowed", "send \(field) or \(base64Field!), not both")
+        case (.some, .some((let base64Field, _))):
+            reader.fail(base64Field, "not_allowed", "send \(field) or \(base64Field), not both")
             return nil
         case (let value?, nil):
             guard case .array(let items) = value, (1...maximumLength).contains(items.count) else {
@@ -283,11 +286,11 @@ enum EmbeddingField {
                 floats.append(Float(number))
             }
             return floats
-        case (nil, let value?):
+        case (nil, (let base64Field, let value)?):
             guard case .string(let text) = value, let data = Data(base64Encoded: text), data.count % 4 == 0,
                   (4...(maximumLength * 4)).contains(data.count)
             else {
-                reader.fail(base64Field!, "invalid_format", "must be base64 of little-endian float32 values")
+                reader.fail(base64Field, "invalid_format", "must be base64 of little-endian float32 values")
                 return nil
             }
             return data.withUnsafeBytes { raw in
@@ -302,7 +305,7 @@ enum EmbeddingField {
 extension EnfaceRequestContext {
     /// The `{personId}` path segment, checked.
     func personID() throws -> String {
-        guard let text = parameters.get("personId"), PersonID.isValid(text) else {
+        guard let text = pathParameter("personId"), PersonID.isValid(text) else {
             throw ValidationFailure(pointer: "/personId", code: "invalid_format", detail: PersonID.rule)
         }
         return text

@@ -33,7 +33,9 @@ enum Representation {
         ]
     }
 
-    static func usage(_ counts: UsageCounts) -> JSONValue {
+    static func usage(_ counts: UsageCounts) -> JSONValue { .object(usageFields(counts)) }
+
+    static func usageFields(_ counts: UsageCounts) -> [String: JSONValue] {
         [
             "requests": .number(Double(counts.requests)), "enrolls": .number(Double(counts.enrolls)),
             "verifies": .number(Double(counts.verifies)), "searches": .number(Double(counts.searches)),
@@ -91,9 +93,15 @@ struct Query {
 import Hummingbird
 
 extension EnfaceRequestContext {
+    /// A path segment as the client meant it: percent-decoded (a client library that encodes `@`
+    /// sends `a%40b.example`), or nil when the segment is missing or its encoding is broken.
+    func pathParameter(_ name: String) -> String? {
+        parameters.get(name)?.removingPercentEncoding
+    }
+
     /// A path parameter that must be a UUID; anything else names nothing, so it is a 404.
     func uuid(_ name: String, notFound: TenancyError = .tenantNotFound) throws -> UUID {
-        guard let text = parameters.get(name), let id = UUID(uuidString: text) else { throw notFound }
+        guard let text = pathParameter(name), let id = UUID(uuidString: text) else { throw notFound }
         return id
     }
 }

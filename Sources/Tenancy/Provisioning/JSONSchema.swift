@@ -1,23 +1,39 @@
-// The part of JSON Schema (2020-12) our own schemas use, enough to check a file against one and
-// point at every error. A schema using anything else is refused when loaded, not ignored.
+// The part of JSON Schema (2020-12) our own schemas use, enough to check a file (or, in the
+// tests, an HTTP answer against openapi.yaml) and point at every error. A schema using anything
+// else, or a pattern that does not compile, is refused when loaded, not ignored.
 
 import Foundation
 import WireFormats
 
 public struct JSONSchema: Sendable {
     let root: JSONValue
+    /// Where `#/…` references point: the schema itself, or the document that holds it.
+    let document: JSONValue
 
-    /// Keywords this validator understands; annotations it may skip are listed too.
-    static let keywords: Set<String> = [
+    /// Keywords this validator checks.
+    static let assertions: Set<String> = [
         "type", "properties", "required", "additionalProperties", "items", "enum", "const", "pattern",
-        "minLength", "maxLength", "minimum", "maximum", "minItems", "maxItems", "$ref", "$defs",
-        "$schema", "$id", "title", "description",
+        "minLength", "maxLength", "minimum", "maximum", "minItems", "maxItems", "allOf", "anyOf", "oneOf", "$ref",
+    ]
+    /// Keywords that change nothing about what is valid (annotations and identifiers).
+    static let annotations: Set<String> = [
+        "$defs", "$schema", "$id", "title", "description", "format", "contentEncoding", "contentMediaType",
+        "examples", "default", "deprecated", "readOnly", "writeOnly",
     ]
 
+    /// A schema whose references point into itself.
     public init(_ root: JSONValue) throws(ValidationFailure) {
-        self.root = root
+        try self.init(root, in: root)
+    }
+
+    /// A schema inside a larger document (a response's schema in an OpenAPI document): its
+    /// references, and theirs, point into `document`, and are checked for support when loaded too.
+    public init(_ schema: JSONValue, in document: JSONValue) throws(ValidationFailure) {
+        self.root = schema
+        self.document = document
         var unsupported: [FieldError] = []
-        Self.collectUnsupported(root, pointer: "", into: &unsupported)
+        var followed: Set<String> = []
+        collectUnsupported(schema, pointer: "", followed: &followed, into: &unsupported)
         if !unsupported.isEmpty { throw ValidationFailure(unsupported) }
     }
 
@@ -37,6 +53,16 @@ public struct JSONSchema: Sendable {
         if case .string(let reference)? = rules["$ref"] {
             if let target = resolve(reference) { check(instance, against: target, at: pointer, errors: &errors) }
             return
+        }
+        for part in rules["allOf"]?.arrayValue ?? [] {
+            check(instance, against: part, at: pointer, errors: &errors)
+        }
+        if let options = rules["anyOf"]?.arrayValue, !options.contains(where: { matches(instance, $0, at: pointer) }) {
+            fail("no_match", "matches none of \(options.count) alternatives")
+        }
+        if let options = rules["oneOf"]?.arrayValue {
+            let matching = options.filter { matches(instance, $0, at: pointer) }.count
+            if matching != 1 { fail("no_match", "matches \(matching) of \(options.count) alternatives, not exactly one") }
         }
         if let types = rules["type"] {
             let allowed: [String] =
@@ -67,6 +93,7 @@ public struct JSONSchema: Sendable {
                 fail("out_of_range", "must be at most \(Int(maximum)) characters long")
             }
             if case .string(let pattern)? = rules["pattern"], let regex = try? Regex(pattern), (try? regex.firstMatch(in: text)) == nil {
+                // (A pattern that does not compile was refused when the schema was loaded.)
                 fail("invalid_format", "must match \(pattern)")
             }
         case .number(let number):
@@ -104,10 +131,18 @@ public struct JSONSchema: Sendable {
         }
     }
 
-    /// `#/$defs/name` style references within the schema itself.
-    private func resolve(_ reference: String) -> JSONValue? {
+    private func matches(_ instance: JSONValue, _ schema: JSONValue, at pointer: String) -> Bool {
+        var errors: [FieldError] = []
+        check(instance, against: schema, at: pointer, errors: &errors)
+        return errors.isEmpty
+    }
+
+    private func resolve(_ reference: String) -> JSONValue? { Self.resolve(reference, in: document) }
+
+    /// `#/$defs/name` or `#/components/schemas/Name` style references (JSON pointers) within a document.
+    public static func resolve(_ reference: String, in document: JSONValue) -> JSONValue? {
         guard reference.hasPrefix("#/") else { return nil }
-        var node = root
+        var node = document
         for token in reference.dropFirst(2).split(separator: "/") {
             let key = token.replacingOccurrences(of: "~1", with: "/").replacingOccurrences(of: "~0", with: "~")
             guard let next = node.objectValue?[key] else { return nil }
@@ -116,21 +151,51 @@ public struct JSONSchema: Sendable {
         return node
     }
 
-    private static func collectUnsupported(_ schema: JSONValue, pointer: String, into errors: inout [FieldError]) {
-        guard case .object(let rules) = schema else { return }
+    private func collectUnsupported(
+        _ schema: JSONValue, pointer: String, followed: inout Set<String>, into errors: inout [FieldError]
+    ) {
+        guard case .object(let rules) = schema else {
+            if schema != .bool(true), schema != .bool(false) {
+                errors.append(FieldError(pointer: pointer.isEmpty ? "/" : pointer, code: "invalid_schema", detail: "is not a schema"))
+            }
+            return
+        }
         for (keyword, value) in rules.sorted(by: { $0.key < $1.key }) {
             let at = FieldError.pointer(pointer, keyword)
-            guard keywords.contains(keyword) else {
-                errors.append(FieldError(pointer: at, code: "unsupported_keyword", detail: "\(keyword) is not supported"))
+            func refuse(_ code: String, _ detail: String) { errors.append(FieldError(pointer: at, code: code, detail: detail)) }
+            guard Self.assertions.contains(keyword) || Self.annotations.contains(keyword) else {
+                refuse("unsupported_keyword", "\(keyword) is not supported")
                 continue
             }
             switch keyword {
             case "properties", "$defs":
                 for (name, child) in value.objectValue ?? [:] {
-                    collectUnsupported(child, pointer: FieldError.pointer(at, name), into: &errors)
+                    collectUnsupported(child, pointer: FieldError.pointer(at, name), followed: &followed, into: &errors)
                 }
             case "items", "additionalProperties":
-                collectUnsupported(value, pointer: at, into: &errors)
+                collectUnsupported(value, pointer: at, followed: &followed, into: &errors)
+            case "allOf", "anyOf", "oneOf":
+                guard let parts = value.arrayValue, !parts.isEmpty else {
+                    refuse("invalid_schema", "\(keyword) must be a non-empty array of schemas")
+                    continue
+                }
+                for (index, part) in parts.enumerated() {
+                    collectUnsupported(part, pointer: FieldError.pointer(at, String(index)), followed: &followed, into: &errors)
+                }
+            case "pattern":
+                guard case .string(let pattern) = value, (try? Regex(pattern)) != nil else {
+                    refuse("invalid_pattern", "\(value.canonical) is not a regular expression")
+                    continue
+                }
+            case "$ref":
+                guard case .string(let reference) = value, let target = resolve(reference) else {
+                    refuse("unresolved_reference", "\(value.canonical) points at nothing")
+                    continue
+                }
+                // Each target is checked once, which also ends recursive schemas.
+                if followed.insert(reference).inserted {
+                    collectUnsupported(target, pointer: reference, followed: &followed, into: &errors)
+                }
             default:
                 break
             }

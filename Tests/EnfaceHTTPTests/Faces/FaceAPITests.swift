@@ -11,6 +11,28 @@ import WireFormats
 
 @Suite(.scratchDatabase)
 struct FaceAPITests {
+    @Test func aPercentEncodedPersonIDNamesTheSamePerson() async throws {
+        try await LiveService.run { enface in
+            let tenant = try await enface.createTenant()
+            var vectors = Embeddings()
+            let face: JSONValue = ["embedding": Embeddings.json(vectors.identity())]
+            // A client library that encodes `@` (and one that does not) reach the same person.
+            let encoded = try await enface.call(.post, "/v1/persons/a%40b.example/faces", key: tenant.key, json: face)
+            #expect(encoded.status == .created && encoded["personId"] == "a@b.example", "\(encoded.body)")
+            let plain = try await enface.call(.post, "/v1/persons/a@b.example/faces", key: tenant.key, json: face)
+            #expect(plain.status == .created && plain["faceCount"] == 2, "\(plain.body)")
+            #expect(try await enface.call(.get, "/v1/persons/a%40B.example", key: tenant.key).code == "person_not_found")
+            #expect(try await enface.call(.get, "/v1/persons/a%40b%2Eexample", key: tenant.key)["faceCount"] == 2)
+            // A broken escape or an encoded slash is not a person id.
+            for path in ["/v1/persons/a%4/faces", "/v1/persons/a%2Fb/faces", "/v1/persons/%zz/faces"] {
+                let refused = try await enface.call(.post, path, key: tenant.key, json: face)
+                #expect(refused.status == .unprocessableContent && refused.pointers == ["/personId"], "\(path): \(refused.body)")
+            }
+            #expect(try await enface.call(.delete, "/v1/persons/a%40b.example", key: tenant.key).status == .noContent)
+            #expect(try await enface.call(.get, "/v1/persons/a@b.example", key: tenant.key).code == "person_not_found")
+        }
+    }
+
     @Test func enrollVerifySearchDeleteInBothEncodings() async throws {
         try await LiveService.run { enface in
             let tenant = try await enface.createTenant()

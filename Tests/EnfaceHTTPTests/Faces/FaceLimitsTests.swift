@@ -22,7 +22,8 @@ struct FaceLimitsTests {
                     try await TestClient.withClient(host: "localhost", port: port, configuration: .init(timeout: .seconds(120))) { client in
                         let response = try await client.execute(.init(
                             "/v1/persons/\(person(index))/faces", method: .post, authority: "localhost",
-                            headers: [.init("X-API-Key")!: key, .contentType: "application/json"], body: ByteBuffer(string: body)))
+                            headers: [.init("X-API-Key")!: key, .contentType: "application/json"], body: ByteBuffer(string: body)),
+                            heldTo: .served)
                         let code = response.body.flatMap { JSONValue.parse(Data(buffer: $0)) }?.objectValue?["code"]?.stringValue
                         return (response.status, code)
                     }
@@ -92,7 +93,7 @@ struct FaceLimitsTests {
                                     : .init("/v1/persons/contested/faces", method: .post, authority: "localhost",
                                             headers: [.init("X-API-Key")!: tenant.key, .contentType: "application/json"],
                                             body: ByteBuffer(string: body))
-                                seen.append(try await http.execute(request).status)
+                                seen.append(try await http.execute(request, heldTo: .served).status)
                             }
                             return seen
                         }

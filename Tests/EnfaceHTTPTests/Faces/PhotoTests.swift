@@ -139,7 +139,8 @@ struct PhotoTests {
                         let response = try await client.execute(
                             .init("/v1/search", method: .post, authority: "localhost",
                                   headers: [.init("X-API-Key")!: key, .contentType: "application/json"],
-                                  body: ByteBuffer(string: body.canonical)))
+                                  body: ByteBuffer(string: body.canonical)),
+                            heldTo: .served)
                         return (response.status, response.headers[.retryAfter])
                     }
                 }

@@ -71,7 +71,8 @@ struct IsolationTests {
             func get(host: String, key: String) async throws -> HTTPResponse.Status {
                 try await TestClient.withClient(host: "localhost", port: port) { client in
                     try await client.execute(
-                        .init("/v1/tenant", method: .get, authority: host, headers: [.init("X-API-Key")!: key])
+                        .init("/v1/tenant", method: .get, authority: host, headers: [.init("X-API-Key")!: key]),
+                        heldTo: .served
                     ).status
                 }
             }

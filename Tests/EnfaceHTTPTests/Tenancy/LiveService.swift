@@ -53,7 +53,7 @@ struct LiveService: Sendable {
         _ environment: [String: String] = [:], _ body: @Sendable (LiveService) async throws -> Void
     ) async throws {
         let app = try await buildApplication(TestConfiguration.make(database: ScratchDatabase.required(), environment))
-        try await app.test(.live) { client in try await body(LiveService(client: client)) }
+        try await app.test(.live, heldTo: .served) { client in try await body(LiveService(client: client)) }
     }
 
     /// A request as a tenant (with `key`, as `X-API-Key` unless other headers are given) or anonymous.

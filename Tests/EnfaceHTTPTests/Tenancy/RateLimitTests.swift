@@ -53,7 +53,8 @@ struct RateLimitTests {
                     group.addTask {
                         try await TestClient.withClient(host: "localhost", port: port, configuration: .init(timeout: .seconds(120))) { client in
                             try await client.execute(
-                                .init("/v1/tenant", method: .get, authority: "localhost", headers: [.init("X-API-Key")!: tenant.key])
+                                .init("/v1/tenant", method: .get, authority: "localhost", headers: [.init("X-API-Key")!: tenant.key]),
+                                heldTo: .served
                             ).status
                         }
                     }
