@@ -3,7 +3,6 @@
 import ArgumentParser
 import EnfaceHTTP
 import Foundation
-import Storage
 
 struct DatabaseCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -16,11 +15,8 @@ struct DatabaseCommand: AsyncParsableCommand {
             abstract: "Initialise (first time), start and bootstrap the embedded database; idempotent.")
 
         func run() async throws {
-            let configuration = try EnfaceConfiguration.fromEnvironment()
-            let postgres = try embedded(configuration)
-            let outcome = try await postgres.start(logger: makeLogger(configuration))
-            print(outcome == .started ? "PostgreSQL started" : "PostgreSQL already running",
-                  "(socket in \(postgres.socketDirectory.path))")
+            let (started, socket) = try await refusalsExplained { try await database().startEmbedded() }
+            print(started ? "PostgreSQL started" : "PostgreSQL already running", "(socket in \(socket))")
         }
     }
 
@@ -28,8 +24,7 @@ struct DatabaseCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Stop the embedded database; idempotent.")
 
         func run() async throws {
-            let postgres = try embedded(try EnfaceConfiguration.fromEnvironment())
-            print(try postgres.stop() ? "PostgreSQL stopped" : "PostgreSQL was not running")
+            print(try await refusalsExplained { try database().stopEmbedded() } ? "PostgreSQL stopped" : "PostgreSQL was not running")
         }
     }
 
@@ -38,10 +33,9 @@ struct DatabaseCommand: AsyncParsableCommand {
             abstract: "Say whether the embedded database runs; exit status 3 when it does not.")
 
         func run() async throws {
-            let postgres = try embedded(try EnfaceConfiguration.fromEnvironment())
-            let status = try postgres.status()
+            let status = try await refusalsExplained { try database().embeddedStatus() }
             if let pid = status.pid {
-                print("running (pid \(pid), data \(postgres.clusterDirectory.path))")
+                print("running (pid \(pid), data \(status.dataDirectory))")
             } else {
                 print(status.initialized ? "stopped" : "not initialised (run `enface db start`)")
                 throw ExitCode(3)
@@ -55,20 +49,24 @@ struct DatabaseCommand: AsyncParsableCommand {
             abstract: "Print the libpq URL of a role, password included, and nothing else.")
 
         @Option(help: "owner, app or admin.")
-        var role: DatabaseRole = .app
+        var role = "app"
 
         func run() async throws {
-            let configuration = try EnfaceConfiguration.fromEnvironment()
-            print(try configuration.database.endpoint(for: role).url)
+            print(try await refusalsExplained { try database().url(role: role) })
         }
     }
 }
 
-private func embedded(_ configuration: EnfaceConfiguration) throws -> EmbeddedPostgres {
-    guard case .embedded(let postgres) = configuration.database else {
-        throw ValidationError("ENFACE_DATABASE_URL is set: the external database is in use, not the embedded one")
-    }
-    return postgres
+private func database() throws -> DatabaseAdministration {
+    let configuration = try EnfaceConfiguration.fromEnvironment()
+    return DatabaseAdministration(configuration, logger: makeLogger(configuration))
 }
 
-extension DatabaseRole: ExpressibleByArgument {}
+/// A refusal (the external database is in use, an unknown role) as a usage error, not a crash report.
+private func refusalsExplained<Value>(_ body: () async throws -> Value) async throws -> Value {
+    do {
+        return try await body()
+    } catch let refusal as DatabaseAdministration.Refusal {
+        throw ValidationError(refusal.description)
+    }
+}

@@ -2,7 +2,6 @@
 
 import ArgumentParser
 import EnfaceHTTP
-import Storage
 
 struct Migrate: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -14,22 +13,23 @@ struct Migrate: AsyncParsableCommand {
     func run() async throws {
         let configuration = try EnfaceConfiguration.fromEnvironment()
         let logger = makeLogger(configuration)
-        let migrator = Migrator(migrations: try Migration.bundled())
-        let owner = try configuration.database.endpoint(for: .owner)
-        if check {
-            let state = try await migrator.state(owner, logger: logger)
-            switch state {
-            case .current: print("schema is current (\(migrator.migrations.count) migrations)")
-            case .pending(let versions): print("pending migrations: \(versions.map(String.init).joined(separator: ", "))")
-            case .invalid(let problem): throw ValidationError(problem.description)
+        let database = DatabaseAdministration(configuration, logger: logger)
+        do {
+            if check {
+                let (pending, known) = try await database.pendingMigrations()
+                guard pending.isEmpty else {
+                    print("pending migrations: \(pending.map(String.init).joined(separator: ", "))")
+                    throw ExitCode(1)
+                }
+                print("schema is current (\(known) migrations)")
+                return
             }
-            if state != .current { throw ExitCode(1) }
-            return
+            let applied = try await database.migrate()
+            print(
+                applied.isEmpty
+                    ? "schema is current; nothing to apply" : "applied migrations: \(applied.map(String.init).joined(separator: ", "))")
+        } catch let refusal as DatabaseAdministration.Refusal {
+            throw ValidationError(refusal.description)
         }
-        let report = try await migrator.migrate(owner, logger: logger)
-        print(
-            report.applied.isEmpty
-                ? "schema is current; nothing to apply"
-                : "applied migrations: \(report.applied.map(String.init).joined(separator: ", "))")
     }
 }

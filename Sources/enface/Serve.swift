@@ -4,7 +4,6 @@ import ArgumentParser
 import EnfaceHTTP
 import Hummingbird
 import Logging
-import Storage
 
 struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -13,8 +12,8 @@ struct Serve: AsyncParsableCommand {
     func run() async throws {
         let configuration = try EnfaceConfiguration.fromEnvironment()
         let logger = makeLogger(configuration)
-        if case .embedded(let postgres) = configuration.database {
-            try await postgres.start(logger: logger)
+        if configuration.usesEmbeddedDatabase {
+            _ = try await DatabaseAdministration(configuration, logger: logger).startEmbedded()
         }
         let app = try await buildApplication(configuration, logger: logger)
         logger.info("serving", metadata: ["url": "http://\(configuration.httpHost):\(configuration.httpPort)"])

@@ -80,7 +80,8 @@ func wire(
     let notices = ChangeNotices(tags: masterKey.noticeTags)
     let faces = FaceRegistry(
         app: appPool, masterKey: masterKey, notices: notices, models: models, usage: usage, audit: audit,
-        memoryBudget: configuration.indexMemoryBudget, logger: logger)
+        memoryBudget: configuration.indexMemoryBudget, metrics: FaceMetrics(factory: metrics.factory), logger: logger)
+    metrics.sampleOnScrape { await faces.sampleMetrics() }
     let rateLimiter = RateLimiter<UUID>()
     let photos = FacePhotos(
         pool: FaceEnginePool(
@@ -111,7 +112,7 @@ func wire(
 
     let anonymous = AnonymousLimit(perMinute: configuration.anonymousPerMinute)
     let router = buildRouter(
-        health: HealthController(pool: appPool, migrator: migrator, timeout: .seconds(3)),
+        health: HealthController(database: DatabaseReadiness(pool: appPool, migrator: migrator), timeout: .seconds(3)),
         metrics: metrics,
         operatorGate: OperatorAuthMiddleware(
             tokens: operatorTokens, metrics: metrics, audit: audit, bodyLimit: configuration.maxBodyBytes,

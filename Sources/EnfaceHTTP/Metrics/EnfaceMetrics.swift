@@ -1,42 +1,57 @@
-// Prometheus metrics of one application: its own registry (no global bootstrap), labels kept
-// to a bounded set so a flood of tenants or paths cannot explode the series count.
+// Prometheus metrics of one application: its own registry, and a swift-metrics factory over it
+// that the composition root hands to every layer that counts (no global bootstrap). Labels are
+// kept to a bounded set so a flood of tenants or paths cannot explode the series count.
 
+import CoreMetrics
 import CProcessMemory
+import FaceService
 import Foundation
 import Prometheus
 import Synchronization
 
 public final class EnfaceMetrics: Sendable {
     public let registry = PrometheusCollectorRegistry()
+    /// swift-metrics over `registry`, for FaceService and the rest (`FaceMetrics`).
+    public let factory: PrometheusMetricsFactory
     private let tenantLabels = Mutex<Set<String>>([])
+    /// Run before each scrape: the gauges read at that moment (the shards in memory).
+    private let samplers = Mutex<[@Sendable () async -> Void]>([])
 
     /// Tenants beyond this many are counted as `other`.
     static let maximumTenantLabels = 1_000
+    static let requestDurationLabel = "enface_http_request_duration_seconds"
 
-    public init() {}
+    public init() {
+        var factory = PrometheusMetricsFactory(registry: registry)
+        factory.durationHistogramBuckets = [
+            Self.requestDurationLabel: [1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000].map { .microseconds(Int64($0 * 1_000)) },
+            FaceMetrics.scanLabel: [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 25, 50, 100, 250, 1_000].map { .microseconds(Int64($0 * 1_000)) },
+        ]
+        self.factory = factory
+    }
 
-    /// `enface_http_requests_total{route,method,status,tenant}`: route is the matched template.
-    func request(route: String, method: String, status: Int, tenant: String?) {
-        registry.makeCounter(
-            name: "enface_http_requests_total",
-            labels: [("route", route), ("method", method), ("status", "\(status / 100)xx"), ("tenant", label(tenant))]
-        ).increment()
+    /// Adds something to read at every scrape.
+    public func sampleOnScrape(_ sampler: @escaping @Sendable () async -> Void) {
+        samplers.withLock { $0.append(sampler) }
+    }
+
+    /// `enface_http_requests_total{route,method,status,tenant}` and
+    /// `enface_http_request_duration_seconds{…}` (histogram): route is the matched template,
+    /// status its class (`2xx`).
+    func request(route: String, method: String, status: Int, tenant: String?, duration: Duration) {
+        let labels = [("route", route), ("method", method), ("status", "\(status / 100)xx"), ("tenant", label(tenant))]
+        Counter(label: "enface_http_requests_total", dimensions: labels, factory: factory).increment()
+        Timer(label: Self.requestDurationLabel, dimensions: labels, factory: factory).recordNanoseconds(duration.nanoseconds)
     }
 
     /// `enface_rate_limited_total{tenant,kind}`: kind is `minute` or `day`.
     func rateLimited(tenant: String, kind: String) {
-        registry.makeCounter(name: "enface_rate_limited_total", labels: [("tenant", label(tenant)), ("kind", kind)]).increment()
+        Counter(label: "enface_rate_limited_total", dimensions: [("tenant", label(tenant)), ("kind", kind)], factory: factory).increment()
     }
 
     /// `enface_auth_failures_total{plane,reason}`.
     func authFailure(plane: String, reason: String) {
-        registry.makeCounter(name: "enface_auth_failures_total", labels: [("plane", plane), ("reason", reason)]).increment()
-    }
-
-    /// `enface_searches_total{source}`: `memory` (the tenant's shard) or `database` (pgvector
-    /// while the shard loads).
-    func search(source: String) {
-        registry.makeCounter(name: "enface_searches_total", labels: [("source", source)]).increment()
+        Counter(label: "enface_auth_failures_total", dimensions: [("plane", plane), ("reason", reason)], factory: factory).increment()
     }
 
     /// `enface_image_queue_depth`: photos waiting for a face engine.
@@ -94,8 +109,9 @@ public final class EnfaceMetrics: Sendable {
         ).set(bytes)
     }
 
-    public func render() -> String {
+    public func render() async -> String {
         sampleProcess()
+        for sampler in samplers.withLock({ $0 }) { await sampler() }
         return registry.emitToString()
     }
 

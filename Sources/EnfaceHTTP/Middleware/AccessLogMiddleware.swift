@@ -27,7 +27,8 @@ struct AccessLogMiddleware: RouterMiddleware {
         if let tenant = context.notes.tenantID { metadata["tenant"] = "\(tenant)" }
         context.logger.info("request", metadata: metadata)
         metrics.request(
-            route: route, method: request.method.rawValue, status: Int(response.status.code), tenant: context.notes.tenantSlug)
+            route: route, method: request.method.rawValue, status: Int(response.status.code), tenant: context.notes.tenantSlug,
+            duration: elapsed)
         return response
     }
 }

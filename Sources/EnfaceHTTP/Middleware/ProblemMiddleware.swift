@@ -1,9 +1,9 @@
 // Turns every error thrown below it into a problem+json response: the one place errors meet HTTP.
 
-import Hummingbird
+import FaceService
 import Foundation
+import Hummingbird
 import Logging
-import PostgresNIO
 
 /// Catches everything the routes (and Hummingbird itself: unknown routes, oversized bodies)
 /// throw. Known errors become their documented problem; anything else is a 500 whose cause is
@@ -30,15 +30,11 @@ struct ProblemMiddleware: RouterMiddleware {
             return error.problem
         case let error as HTTPError:
             return problem(for: error)
-        case let error as PSQLError:
-            logger.error(
-                "database error",
-                metadata: [
-                    "error.type": "PSQLError", "sql.state": "\(error.serverInfo?[.sqlState] ?? "none")",
-                    "error.code": "\(error.code)",
-                ])
-            return .internalError
         default:
+            if let metadata = databaseErrorMetadata(error) {
+                logger.error("database error", metadata: metadata)
+                return .internalError
+            }
             logger.error("unhandled error", metadata: ["error.type": "\(type(of: error))"])
             return .internalError
         }

@@ -3,7 +3,6 @@
 import FaceService
 import HTTPTypes
 import Hummingbird
-import Storage
 import Tenancy
 import WireFormats
 

@@ -4,7 +4,6 @@ import FaceService
 import Foundation
 import HTTPTypes
 import Hummingbird
-import Storage
 import Tenancy
 import WireFormats
 
@@ -105,7 +104,7 @@ struct AdminController: Sendable {
         }
         group.get("/audit") { request, context in
             let query = Query(request)
-            var filter = AuditRepository.Filter(
+            var filter = AuditFilter(
                 tenantID: try query.uuid("tenant"), action: query["action"], actor: query["actor"],
                 since: try query.date("since"), until: try query.date("until"),
                 limit: try query.limit(default: 100, maximum: 1_000))

@@ -1,12 +1,10 @@
 // The face API, /v1: enroll, persons, delete, verify (1:1), search (1:N), compare.
 
 import FaceImages
-import FaceIndex
 import FaceService
 import Foundation
 import HTTPTypes
 import Hummingbird
-import Storage
 import Tenancy
 import WireFormats
 
@@ -96,16 +94,12 @@ struct FaceController: Sendable {
             case .image(let bytes):
                 // Every face of the photo is verified; the answer is the best one's, and each face's.
                 let faces = try await analyze { try await photos.faces(in: bytes, tenant: tenant.tenant) }
-                var results: [(FaceBox, FaceRegistry.Verification)] = []
-                for face in faces {
-                    results.append((face.box, try await registry.verify(person: person, embedding: face.embedding, context: tenant)))
-                }
-                let best = try proven(results.max { $0.1.score < $1.1.score }, "a face")
-                var body = verification(best.1)
-                body["threshold"] = .number(best.1.threshold)
+                let (best, each) = try await registry.verify(person: person, faces: faces, context: tenant)
+                var body = verification(best.verification)
+                body["threshold"] = .number(best.verification.threshold)
                 body["personId"] = .string(person)
-                body["faces"] = .array(results.map { box, result in
-                    .object(verification(result).merging(box.answer) { $1 })
+                body["faces"] = .array(each.map { face in
+                    .object(verification(face.verification).merging(face.box.answer) { $1 })
                 })
                 return JSONValue.object(body)
             }
@@ -120,32 +114,24 @@ struct FaceController: Sendable {
             let limit = reader.integer("limit", in: 1...most) ?? min(10, most)
             let minScore = reader.number("minScore", in: -1...1)
             try reader.check()
-            func search(_ embedding: [Float]) async throws -> (matches: JSONValue, threshold: Double) {
-                let result = try await registry.search(embedding: embedding, limit: limit, minScore: minScore, context: tenant)
-                metrics.search(source: result.source.rawValue)
-                let matches = JSONValue.array(result.matches.map { match in
+            func answer(_ matches: [Match]) -> JSONValue {
+                .array(matches.map { match in
                     [
                         "personId": .string(match.personID), "faceId": .string(match.faceID.uuidString.lowercased()),
                         "score": Self.score(match.score),
                     ]
                 })
-                return (matches, result.threshold)
             }
             switch try proven(probe, "embedding") {
             case .embedding(let embedding):
-                let (matches, threshold) = try await search(embedding)
-                return ["matches": matches, "threshold": .number(threshold), "limit": .number(Double(limit))] as JSONValue
+                let found = try await registry.search(embedding: embedding, limit: limit, minScore: minScore, context: tenant)
+                return ["matches": answer(found.matches), "threshold": .number(found.threshold), "limit": .number(Double(limit))] as JSONValue
             case .image(let bytes):
                 // Every face in the photo is searched, not only the largest.
                 let faces = try await analyze { try await photos.faces(in: bytes, tenant: tenant.tenant) }
-                var answers: [JSONValue] = []
-                var threshold = 0.0
-                for face in faces {
-                    let found = try await search(face.embedding)
-                    threshold = found.threshold
-                    answers.append(.object(face.box.answer.merging(["matches": found.matches]) { $1 }))
-                }
-                return ["faces": .array(answers), "threshold": .number(threshold), "limit": .number(Double(limit))] as JSONValue
+                let found = try await registry.search(faces: faces, limit: limit, minScore: minScore, context: tenant)
+                let answers = found.each.map { face in JSONValue.object(face.box.answer.merging(["matches": answer(face.matches)]) { $1 }) }
+                return ["faces": .array(answers), "threshold": .number(found.threshold), "limit": .number(Double(limit))] as JSONValue
             }
         }
         group.post("/compare") { request, context in
@@ -160,7 +146,7 @@ struct FaceController: Sendable {
                 switch probe {
                 case .embedding(let vector): return vector
                 case .image(let bytes):
-                    let best = try proven(try await analyze { try await photos.faces(in: bytes, tenant: tenant.tenant) }.first, "a face")
+                    let best = try FaceRegistry.representative(of: try await analyze { try await photos.faces(in: bytes, tenant: tenant.tenant) })
                     body[name] = .object(best.box.answer)
                     return best.embedding
                 }
@@ -199,9 +185,9 @@ struct FaceController: Sendable {
     /// 0.81230002641677856).
     static func score(_ score: Float) -> JSONValue { .number(Double("\(score)") ?? Double(score)) }
 
-    static func person(_ person: FaceRepository.PersonRecord) -> JSONValue { .object(personFields(person)) }
+    static func person(_ person: Person) -> JSONValue { .object(personFields(person)) }
 
-    static func personFields(_ person: FaceRepository.PersonRecord) -> [String: JSONValue] {
+    static func personFields(_ person: Person) -> [String: JSONValue] {
         [
             "personId": .string(person.id), "faceCount": .number(Double(person.faceCount)),
             "createdAt": .string(person.createdAt.formatted(.iso8601)),

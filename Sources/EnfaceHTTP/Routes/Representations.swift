@@ -2,7 +2,6 @@
 
 import FaceService
 import Foundation
-import Storage
 import Tenancy
 import WireFormats
 
@@ -11,8 +10,7 @@ enum Representation {
         var value = try JSONValue(encoding: tenant).objectValue ?? [:]
         value["settings"] = try JSONValue(encoding: tenant.settings)
         // What a match needs, whichever way it was set: the tenant's or the model's default.
-        value["effectiveMatchThreshold"] = .number(
-            tenant.settings.matchThreshold ?? models.model(tenant.model)?.defaultMatchThreshold ?? 0.5)
+        value["effectiveMatchThreshold"] = .number(models.matchThreshold(for: tenant))
         return .object(value)
     }
 

@@ -4,7 +4,6 @@ import FaceService
 import Foundation
 import HTTPTypes
 import Hummingbird
-import Storage
 import Tenancy
 import WireFormats
 

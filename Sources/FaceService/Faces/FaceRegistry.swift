@@ -33,10 +33,12 @@ public final class FaceRegistry: Sendable {
     let app: PostgresPool
     let keys: TenantKeys
     let shards: ShardCache
+    let loader: ShardLoader
     let notices: ChangeNotices
     let models: ModelCatalog
     let usage: UsageMeter
     let audit: AuditTrail
+    let metrics: FaceMetrics
     let logger: Logger
 
     /// Where a search was answered: the tenant's shard, or pgvector while the shard loads.
@@ -44,21 +46,30 @@ public final class FaceRegistry: Sendable {
 
     public init(
         app: PostgresPool, masterKey: MasterKey, notices: ChangeNotices, models: ModelCatalog, usage: UsageMeter,
-        audit: AuditTrail, memoryBudget: Int = 0, logger: Logger
+        audit: AuditTrail, memoryBudget: Int = 0, metrics: FaceMetrics = FaceMetrics(), logger: Logger
     ) {
+        let keys = TenantKeys(app: app, masterKey: masterKey, models: models)
+        let shards = ShardCache(memoryBudget: memoryBudget, logger: logger)
         self.app = app
-        self.keys = TenantKeys(app: app, masterKey: masterKey, models: models)
-        self.shards = ShardCache(memoryBudget: memoryBudget, logger: logger)
+        self.keys = keys
+        self.shards = shards
+        self.loader = ShardLoader(app: app, keys: keys, shards: shards, notices: notices, logger: logger)
         self.notices = notices
         self.models = models
         self.usage = usage
         self.audit = audit
+        self.metrics = metrics
         self.logger = logger
+    }
+
+    /// Sets the gauges of the shards in memory (faces and bytes per tenant), for a scrape.
+    public func sampleMetrics() async {
+        metrics.sampleShards(await shards.allFeeds().map { ($0.label, $0.shard.count, $0.shard.memoryBytes) })
     }
 
     /// The threshold a match needs for this tenant: its own, or its model's default.
     public func threshold(_ tenant: Tenant) -> Double {
-        tenant.settings.matchThreshold ?? models.model(tenant.model)?.defaultMatchThreshold ?? 0.5
+        models.matchThreshold(for: tenant)
     }
 
     /// The model's dimension for this tenant.
@@ -191,14 +202,14 @@ public final class FaceRegistry: Sendable {
 
     // MARK: Reading
 
-    public func person(_ personID: String, context: TenantContext) async throws -> (FaceRepository.PersonRecord, [FaceRepository.FaceRecord]) {
-        guard let found = try await app.withTenant(context.tenantID, { try await FaceRepository.findPerson(personID, in: $0) })
+    public func person(_ personID: String, context: TenantContext) async throws -> (Person, [EnrolledFace]) {
+        guard let (person, faces) = try await app.withTenant(context.tenantID, { try await FaceRepository.findPerson(personID, in: $0) })
         else { throw FaceError.personNotFound }
-        return found
+        return (Person(person), faces.map { EnrolledFace(id: $0.id, createdAt: $0.createdAt) })
     }
 
-    public func persons(after cursor: String?, limit: Int, context: TenantContext) async throws -> [FaceRepository.PersonRecord] {
-        try await app.withTenant(context.tenantID) { try await FaceRepository.persons(after: cursor, limit: limit, in: $0) }
+    public func persons(after cursor: String?, limit: Int, context: TenantContext) async throws -> [Person] {
+        try await app.withTenant(context.tenantID) { try await FaceRepository.persons(after: cursor, limit: limit, in: $0) }.map(Person.init)
     }
 
     /// 1:1: the person's best face against the probe.
@@ -222,21 +233,26 @@ public final class FaceRegistry: Sendable {
     /// in force (the tenant's, or a stricter `minScore`).
     public func search(
         embedding: [Float], limit: Int, minScore: Double?, context: TenantContext
-    ) async throws -> (matches: [PersonMatch], threshold: Double, source: Source) {
+    ) async throws -> (matches: [Match], threshold: Double, source: Source) {
         let tenant = context.tenant
         let probe = try probe(embedding, tenant: tenant)
         let threshold = max(threshold(tenant), minScore ?? -1)
         usage.count(UsageCounts(searches: 1), tenant: tenant.id)
         if let rotation = try await coldRotation(tenant) {
+            let started = ContinuousClock.now
             let found = try await app.withTenant(tenant.id) {
                 try await FaceRepository.searchPersons(
                     rotatedProbe: rotation.apply(probe), minScore: threshold, limit: limit, in: $0)
             }
-            return (found.map { PersonMatch(personID: $0.person, faceID: $0.face, score: Float($0.score)) }, threshold, .database)
+            metrics.searched(.database, mode: "pgvector", scan: ContinuousClock.now - started)
+            return (found.map { Match(personID: $0.person, faceID: $0.face, score: Float($0.score)) }, threshold, .database)
         }
         let (shard, rotation) = try await shard(for: tenant)
-        let matches = try shard.searchPersons(rotation.apply(probe), k: limit, minScore: Float(threshold))
-        return (matches, threshold, .memory)
+        let rotated = rotation.apply(probe)
+        let started = ContinuousClock.now
+        let matches = try shard.searchPersons(rotated, k: limit, minScore: Float(threshold))
+        metrics.searched(.memory, mode: shard.resolvedMode(.auto).rawValue, scan: ContinuousClock.now - started)
+        return (matches.map { Match(personID: $0.personID, faceID: $0.faceID, score: $0.score) }, threshold, .memory)
     }
 
     /// When the tenant's shard is not in memory (first use, or dropped for the memory budget)
@@ -268,118 +284,21 @@ public final class FaceRegistry: Sendable {
 
     // MARK: Shards
 
-    /// A change this node committed reaches the tenant's shard before the request is answered,
-    /// if the shard is in memory or loading (else the next load reads it).
     func applyOwn(_ change: FaceRepository.LoggedChange, template: [Float]?, tenant: UUID) async {
-        await shards.feed(for: tenant)?.own(change, template: template)
+        await loader.applyOwn(change, template: template, tenant: tenant)
     }
 
-    /// The tenant's shard and its rotation, loaded from the database on first use. A shard made
-    /// under an older key version (the key was replaced) is loaded again.
     func shard(for tenant: Tenant) async throws -> (Shard, TemplateRotation) {
-        let secrets = try await keys.secrets(tenant)
-        let shard = try await shards.shard(for: tenant.id, keyVersion: secrets.version) {
-            try await self.load(tenant, secrets: secrets)
-        }
-        return (shard, secrets.rotation)
-    }
-
-    func load(_ tenant: Tenant, secrets: TenantSecrets) async throws -> ShardFeed {
-        let started = ContinuousClock.now
-        notices.remember(tenant.id)
-        // The counter and the faces at one moment: the feed goes on from exactly there.
-        let (number, stored) = try await app.withTenant(tenant.id, snapshot: true) { transaction in
-            (try await FaceRepository.changeNumber(in: transaction), try await FaceRepository.allFaces(in: transaction))
-        }
-        let shard = try Shard(dimension: secrets.rotation.outputDimension)
-        let faces = try rotated(stored, tenant: tenant, secrets: secrets)
-        try shard.add(contentsOf: faces.map { Shard.Face(id: $0.key, person: $0.value.person, embedding: $0.value.template) })
-        // Faces enrolled while searchable templates were off, now that they are on: write their
-        // rotated templates, so pgvector can answer for them too while a shard is cold.
-        let missing = stored.filter { $0.template == nil }.compactMap { face in faces[face.id].map { (face.id, $0.template) } }
-        if tenant.settings.searchableTemplates, !missing.isEmpty {
-            try await app.withTenant(tenant.id) { try await FaceRepository.storeTemplates(missing, onlyMissing: true, in: $0) }
-        }
-        let elapsed = ContinuousClock.now - started
-        logger.info(
-            "shard loaded",
-            metadata: [
-                "tenant": "\(tenant.slug)", "faces": "\(faces.count)", "ms": "\(Int((elapsed / .milliseconds(1)).rounded()))",
-            ])
-        return ShardFeed(
-            tenant: tenant.id, shard: shard, keyVersion: secrets.version, applied: number,
-            source: changeSource(tenant, secrets: secrets), logger: logger
-        ) { [shards] feed, why in
-            Task { await shards.drop(tenant.id, feed: feed, why: why) }
-        }
-    }
-
-    /// Where the tenant's feed reads its log and the templates of added faces.
-    func changeSource(_ tenant: Tenant, secrets: TenantSecrets) -> ChangeSource {
-        ChangeSource(
-            changes: { [app] after, limit in
-                try await app.withTenant(tenant.id, snapshot: true) { transaction in
-                    (try await FaceRepository.changeNumber(in: transaction),
-                     try await FaceRepository.changes(after: after, limit: limit, in: transaction))
-                }
-            },
-            templates: { [app] faces in
-                let stored = try await app.withTenant(tenant.id) { try await FaceRepository.storedFaces(faces, in: $0) }
-                return try self.rotated(stored, tenant: tenant, secrets: secrets).mapValues(\.template)
-            })
-    }
-
-    /// Stored faces as the shard holds them: the rotated template, kept or opened from the sealed
-    /// one. A template of another length than the model's (a forged or foreign row) is skipped.
-    func rotated(
-        _ stored: [FaceRepository.StoredFace], tenant: Tenant, secrets: TenantSecrets
-    ) throws -> [UUID: (person: String, template: [Float])] {
-        var faces: [UUID: (person: String, template: [Float])] = [:]
-        var personKeys: [String: PersonKey] = [:]
-        for face in stored {
-            if let template = face.template {
-                guard template.count == secrets.rotation.outputDimension else { continue }
-                faces[face.id] = (face.personID, template)
-                continue
-            }
-            // The tenant keeps no searchable templates: open the sealed one. One that does not
-            // open (a row wrapped under a key since replaced) is left out and said so, never the
-            // reason the whole tenant cannot load.
-            guard let personKey = personKeys[face.personID]
-                ?? (try? secrets.key.unwrapPersonKey(face.wrappedPersonKey, tenantID: tenant.id, personID: face.personID)),
-                let template = try? personKey.open(face.sealed, tenantID: tenant.id, faceID: face.id, model: tenant.model),
-                template.count == secrets.rotation.dimension
-            else {
-                logger.error("a stored face does not open under its tenant's key", metadata: ["tenant": "\(tenant.slug)"])
-                continue
-            }
-            personKeys[face.personID] = personKey
-            faces[face.id] = (face.personID, secrets.rotation.apply(template))
-        }
-        return faces
+        try await loader.shard(for: tenant)
     }
 }
 
 extension FaceRegistry: ChangeSubscriber {
     public func tenantChanged(_ tenant: UUID?, kind: ChangeNotices.Kind) async {
-        guard let tenant else { return }
-        switch kind {
-        case .faces:
-            await shards.loadedFeed(for: tenant)?.wake()
-        case .tenant:
-            // Deleted, purged or re-keyed: what this node holds of it may be gone. A key of a
-            // newer version is read again on next use anyway; a tenant that is gone is dropped.
-            guard shards.isLoaded(tenant) || keys.holds(tenant) else { return }
-            let current = try? await app.withTenant(tenant) {
-                try await TenantRepository.find(tenant, on: $0.connection, logger: $0.logger)
-            }
-            if let current, current.status != .deleted { return }
-            keys.forget(tenant)
-            await shards.drop(tenant, why: "the tenant is deleted")
-        }
+        await loader.tenantChanged(tenant, kind: kind)
     }
 
     public func resubscribed() async {
-        for feed in await shards.allFeeds() { await feed.wake() }
+        await loader.resubscribed()
     }
 }

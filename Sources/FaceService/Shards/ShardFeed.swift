@@ -21,6 +21,8 @@ struct ChangeSource: Sendable {
 /// notices are at most one per `minimumInterval` per tenant however many arrive.
 actor ShardFeed {
     nonisolated let tenant: UUID
+    /// The tenant's slug, which its metrics are labelled with.
+    nonisolated let label: String
     nonisolated let shard: Shard
     /// The tenant-key version the shard's rows are rotated under.
     nonisolated let keyVersion: Int
@@ -40,10 +42,11 @@ actor ShardFeed {
     static let limit = 1_000
 
     init(
-        tenant: UUID, shard: Shard, keyVersion: Int, applied: Int64, source: ChangeSource, logger: Logger,
+        tenant: UUID, label: String = "", shard: Shard, keyVersion: Int, applied: Int64, source: ChangeSource, logger: Logger,
         onStale: @escaping @Sendable (ShardFeed, String) -> Void
     ) {
         self.tenant = tenant
+        self.label = label.isEmpty ? tenant.uuidString.lowercased() : label
         self.shard = shard
         self.keyVersion = keyVersion
         self.applied = applied

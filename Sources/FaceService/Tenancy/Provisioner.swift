@@ -294,21 +294,7 @@ public struct Provisioner: Sendable {
     }
 
     static func stamp(_ tenant: inout Tenant, to status: TenantStatus, reason: String?, now: Date) {
-        tenant.status = status
-        switch status {
-        case .active:
-            if tenant.activatedAt == nil { tenant.activatedAt = now }
-            tenant.suspendedAt = nil
-            tenant.suspendReason = nil
-        case .suspended:
-            tenant.suspendedAt = now
-            tenant.suspendReason = reason
-        case .deleted:
-            tenant.deletedAt = now
-            tenant.purgeAfter = now.addingTimeInterval(Double(tenant.quotas.retentionDays) * 86_400)
-        case .pending:
-            break
-        }
+        tenant.enter(status, reason: reason, at: now)
     }
 
     private func record(_ before: Tenant, _ after: Tenant, by actor: String, in transaction: TenantTransaction) async throws {

@@ -150,7 +150,7 @@ public struct TenantAdministration: Sendable {
 
     public func activate(_ id: UUID, by actor: String) async throws -> Tenant {
         try await transition(id, from: .pending, to: .active, by: actor, action: "tenant.activate") { tenant, now in
-            tenant.activatedAt = now
+            tenant.enter(.active, at: now)
         }
     }
 
@@ -159,15 +159,13 @@ public struct TenantAdministration: Sendable {
             throw TenancyError.invalid(ValidationFailure(pointer: "/reason", code: "out_of_range", detail: "must be at most 500 characters"))
         }
         return try await transition(id, from: .active, to: .suspended, by: actor, action: "tenant.suspend") { tenant, now in
-            tenant.suspendedAt = now
-            tenant.suspendReason = reason
+            tenant.enter(.suspended, reason: reason, at: now)
         }
     }
 
     public func reactivate(_ id: UUID, by actor: String) async throws -> Tenant {
-        try await transition(id, from: .suspended, to: .active, by: actor, action: "tenant.reactivate") { tenant, _ in
-            tenant.suspendedAt = nil
-            tenant.suspendReason = nil
+        try await transition(id, from: .suspended, to: .active, by: actor, action: "tenant.reactivate") { tenant, now in
+            tenant.enter(.active, at: now)
         }
     }
 
@@ -175,8 +173,7 @@ public struct TenantAdministration: Sendable {
     /// period (`retentionDays`) is over.
     public func delete(_ id: UUID, by actor: String) async throws -> Tenant {
         try await transition(id, from: .suspended, to: .deleted, by: actor, action: "tenant.delete") { tenant, now in
-            tenant.deletedAt = now
-            tenant.purgeAfter = now.addingTimeInterval(Double(tenant.quotas.retentionDays) * 86_400)
+            tenant.enter(.deleted, at: now)
         } also: { transaction, now in
             let revoked = try await APIKeyRepository.revokeAll(at: now, in: transaction)
             return ["keysRevoked": .number(Double(revoked))]

@@ -3,6 +3,7 @@
 import Foundation
 import NIOCore
 import PostgresNIO
+import Tenancy
 
 /// Binds a `Date` as the microsecond it stands for.
 ///
@@ -34,22 +35,5 @@ public struct ExactTimestamp: PostgresNonThrowingEncodable, Sendable {
         into buffer: inout ByteBuffer, context: PostgresEncodingContext<JSONEncoder>
     ) {
         buffer.writeInteger(microseconds)
-    }
-}
-
-extension Int64 {
-    /// `value` rounded to the nearest Int64, saturating at the ends (and 0 for NaN) instead of
-    /// trapping, for numbers that may come from outside.
-    public init(clampingMicroseconds value: Double) {
-        let rounded = value.rounded()
-        if rounded.isNaN {
-            self = 0
-        } else if rounded >= 9.2e18 {
-            self = .max
-        } else if rounded <= -9.2e18 {
-            self = .min
-        } else {
-            self = Int64(rounded)
-        }
     }
 }

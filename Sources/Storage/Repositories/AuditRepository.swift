@@ -34,32 +34,8 @@ public enum AuditRepository {
         return RecordedAuditEvent(id: id, at: at, event: event, previousHash: previous, hash: hash, keyVersion: chain.version)
     }
 
-    /// Which events to list; every field narrows.
-    public struct Filter: Sendable, Equatable {
-        public var tenantID: UUID?
-        public var action: String?
-        public var actor: String?
-        public var outcome: AuditEvent.Outcome?
-        public var since: Date?
-        public var until: Date?
-        /// Events with an id below this (pages go from newest to oldest).
-        public var before: Int64?
-        public var limit: Int
-
-        public init(
-            tenantID: UUID? = nil, action: String? = nil, actor: String? = nil, outcome: AuditEvent.Outcome? = nil,
-            since: Date? = nil, until: Date? = nil, before: Int64? = nil, limit: Int = 100
-        ) {
-            self.tenantID = tenantID
-            self.action = action
-            self.actor = actor
-            self.outcome = outcome
-            self.since = since
-            self.until = until
-            self.before = before
-            self.limit = limit
-        }
-    }
+    /// Which events to list (`AuditFilter`, in Tenancy, so that callers need not import Storage).
+    public typealias Filter = AuditFilter
 
     /// Newest first. The operator role sees every tenant's events; the app role its own.
     public static func list(_ filter: Filter, on connection: PostgresConnection, logger: Logger) async throws -> [RecordedAuditEvent] {

@@ -3,40 +3,7 @@
 import Foundation
 import Logging
 import PostgresNIO
-
-public struct UsageCounts: Sendable, Codable, Equatable {
-    public var requests: Int64
-    public var enrolls: Int64
-    public var verifies: Int64
-    public var searches: Int64
-
-    public init(requests: Int64 = 0, enrolls: Int64 = 0, verifies: Int64 = 0, searches: Int64 = 0) {
-        self.requests = requests
-        self.enrolls = enrolls
-        self.verifies = verifies
-        self.searches = searches
-    }
-
-    public static func + (a: UsageCounts, b: UsageCounts) -> UsageCounts {
-        UsageCounts(
-            requests: a.requests + b.requests, enrolls: a.enrolls + b.enrolls, verifies: a.verifies + b.verifies,
-            searches: a.searches + b.searches)
-    }
-
-    public static func - (a: UsageCounts, b: UsageCounts) -> UsageCounts {
-        UsageCounts(
-            requests: a.requests - b.requests, enrolls: a.enrolls - b.enrolls, verifies: a.verifies - b.verifies,
-            searches: a.searches - b.searches)
-    }
-
-    public var isZero: Bool { self == UsageCounts() }
-}
-
-public struct UsageDay: Sendable, Codable, Equatable {
-    /// yyyy-MM-dd, UTC.
-    public var day: String
-    public var counts: UsageCounts
-}
+import Tenancy
 
 public enum UsageRepository {
     /// Adds `delta` to the tenant's counters of `day` and returns the new totals.

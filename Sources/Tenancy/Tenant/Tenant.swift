@@ -56,3 +56,27 @@ public struct Tenant: Sendable, Codable, Equatable {
         slug.wholeMatch(of: /[a-z0-9][a-z0-9-]{1,48}[a-z0-9]/) != nil
     }
 }
+
+extension Tenant {
+    /// Moves the tenant to `status` at `now`, with the timestamps that go with it: the first
+    /// activation is kept, a suspension records its reason, a deletion sets when the data is
+    /// purged (the database's trigger sets the same, from the quotas before the change). Which
+    /// moves are allowed is `TenantStatus`'s rule; this is only what each move writes.
+    public mutating func enter(_ status: TenantStatus, reason: String? = nil, at now: Date) {
+        self.status = status
+        switch status {
+        case .active:
+            if activatedAt == nil { activatedAt = now }
+            suspendedAt = nil
+            suspendReason = nil
+        case .suspended:
+            suspendedAt = now
+            suspendReason = reason
+        case .deleted:
+            deletedAt = now
+            purgeAfter = now.addingTimeInterval(Double(quotas.retentionDays) * 86_400)
+        case .pending:
+            break
+        }
+    }
+}

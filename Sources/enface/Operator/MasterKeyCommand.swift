@@ -4,7 +4,6 @@ import ArgumentParser
 import EnfaceHTTP
 import FaceService
 import Foundation
-import Storage
 import TemplateProtection
 
 struct MasterKeyCommand: AsyncParsableCommand {
@@ -46,8 +45,7 @@ struct MasterKeyCommand: AsyncParsableCommand {
                 }
                 let report: MasterKeyRotation.Report
                 do {
-                    report = try await MasterKeyRotation(admin: session.admin).rotate(
-                        from: session.masterKey, to: newKey, force: force, by: session.actor)
+                    report = try await session.services.rotateMasterKey(to: newKey, force: force, by: session.actor)
                 } catch let refusal as MasterKeyRotation.Refusal {
                     // Refused before anything was written: the staged key is no one's.
                     if given == nil { try? FileManager.default.removeItem(at: staged) }
@@ -85,8 +83,7 @@ struct MasterKeyCommand: AsyncParsableCommand {
         func run() async throws {
             try await OperatorSession.run { session in
                 do {
-                    let version = try await AuditKeyRotation(admin: session.admin, masterKey: session.masterKey)
-                        .rotate(force: force, by: session.actor)
+                    let version = try await session.services.rotateAuditKey(force: force, by: session.actor)
                     print("the audit chain's key is now version \(version); start every node again")
                 } catch let refusal as MasterKeyRotation.Refusal {
                     throw ValidationError(refusal.description)
@@ -110,15 +107,7 @@ struct MasterKeyCommand: AsyncParsableCommand {
         func run() async throws {
             try await OperatorSession.run { session in
                 let id = try await session.tenantID(tenant)
-                let owner = PostgresPool(
-                    endpoint: try session.configuration.database.endpoint(for: .owner), role: .owner, maximumConnections: 1,
-                    logger: makeLogger(session.configuration))
-                let report = try await withThrowingTaskGroup(of: Void.self) { group in
-                    group.addTask { await owner.run() }
-                    defer { group.cancelAll() }
-                    return try await TenantRekey(owner: owner, masterKey: session.masterKey, models: session.models)
-                        .rekey(id, by: session.actor)
-                }
+                let report = try await session.services.rekeyTenant(id, by: session.actor)
                 print(
                     "re-keyed \(tenant): \(report.persons) person key(s) re-wrapped, \(report.templates) template(s) re-rotated, "
                         + "key version \(report.keyVersion)")

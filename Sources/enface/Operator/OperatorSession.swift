@@ -1,45 +1,30 @@
-// What the operator commands share: the admin pool, the master key, and how they print.
+// What the operator commands share: the operator services the composition root makes, who is
+// acting, and how they print.
 
 import ArgumentParser
 import EnfaceHTTP
 import FaceService
 import Foundation
-import Logging
-import Storage
-import TemplateProtection
 import Tenancy
 import WireFormats
 
 /// The operator plane from the command line: the same use cases as `/admin/v1`, run as
 /// `enface_admin` with the master key of this installation, audited as `operator:cli:<user>`.
 struct OperatorSession {
-    let configuration: EnfaceConfiguration
-    let admin: PostgresPool
-    let masterKey: MasterKey
-    let administration: TenantAdministration
-    let models: ModelCatalog
+    let services: OperatorServices
     let actor: String
 
-    /// Runs `body` with an admin pool that lives as long as it does.
+    var configuration: EnfaceConfiguration { services.configuration }
+    var administration: TenantAdministration { services.administration }
+    var models: ModelCatalog { services.models }
+
+    /// Runs `body` with the operator services, for as long as it runs.
     static func run<Result: Sendable>(_ body: (OperatorSession) async throws -> Result) async throws -> Result {
         let configuration = try EnfaceConfiguration.fromEnvironment()
-        let logger = makeLogger(configuration)
-        let pool = PostgresPool(
-            endpoint: try configuration.database.endpoint(for: .admin), role: .admin, maximumConnections: 2, logger: logger)
-        let masterKey = try MasterKey.load(environment: configuration.masterKey, file: configuration.masterKeyFile)
-        let models = try ModelCatalog.bundled()
-        let session = OperatorSession(
-            configuration: configuration, admin: pool, masterKey: masterKey,
-            administration: TenantAdministration(
-                admin: pool, masterKey: masterKey, models: models, audit: AuditTrail(masterKey: masterKey),
-                notices: ChangeNotices(tags: masterKey.noticeTags)),
-            models: models,
-            actor: TenantAdministration.actor(operator: "cli:" + (ProcessInfo.processInfo.environment["USER"] ?? "unknown")))
-        return try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { await pool.run() }
-            defer { group.cancelAll() }
+        let actor = TenantAdministration.actor(operator: "cli:" + (ProcessInfo.processInfo.environment["USER"] ?? "unknown"))
+        return try await OperatorServices.run(configuration, logger: makeLogger(configuration)) { services in
             do {
-                return try await body(session)
+                return try await body(OperatorSession(services: services, actor: actor))
             } catch let error as TenancyError {
                 throw ValidationError(error.explanation)
             } catch let failure as ValidationFailure {

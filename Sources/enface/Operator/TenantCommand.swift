@@ -3,7 +3,6 @@
 import ArgumentParser
 import FaceService
 import Foundation
-import Storage
 import Tenancy
 import WireFormats
 

@@ -26,4 +26,46 @@ struct MetricsTests {
             #expect(!scrape.body.contains(tenant.key) && !scrape.body.contains(tenant.id))
         }
     }
+
+    @Test func latencyScanTimeAndEachTenantsIndexAreMeasured() async throws {
+        try await LiveService.run { enface in
+            let tenant = try await enface.createTenant()
+            var vectors = Embeddings(seed: 77)
+            let faces = (0..<3).map { _ in vectors.identity() }
+            for (index, face) in faces.enumerated() {
+                let enrolled = try await enface.call(.post, "/v1/persons/p\(index)/faces", key: tenant.key, json: ["embedding": Embeddings.json(face)])
+                #expect(enrolled.status == .created)
+            }
+            func scrape() async throws -> [String] {
+                let scrape = try await enface.call(.get, "/metrics", headers: [.authorization: "Bearer \(TestConfiguration.operatorToken)"])
+                return scrape.body.split(separator: "\n").map(String.init)
+            }
+            // The shard is in memory once a search has loaded it (the first may go to pgvector).
+            let lines = try await poll("the tenant's shard gauges") { () -> [String]? in
+                _ = try await enface.call(.post, "/v1/search", key: tenant.key, json: ["embedding": Embeddings.json(faces[0])])
+                let lines = try await scrape()
+                return Self.value(in: lines, "enface_index_faces{tenant=\"\(tenant.slug)\"}") == 3 ? lines : nil
+            }
+            #expect((Self.value(in: lines, "enface_index_bytes{tenant=\"\(tenant.slug)\"}") ?? 0) > 3 * 512 * 4)
+            // Every request's latency, by route template, in a histogram.
+            let searches = lines.first { $0.hasPrefix("enface_http_request_duration_seconds_count{") && $0.contains("route=\"/v1/search\"") }
+            #expect(searches.flatMap { Double($0.split(separator: " ").last ?? "") }.map { $0 >= 1 } == true, "\(lines)")
+            #expect(lines.contains { $0.hasPrefix("enface_http_request_duration_seconds_bucket{") && $0.contains("le=\"0.005\"") })
+            // The scan of each search, by how it was answered.
+            let scans = lines.filter { $0.hasPrefix("enface_search_scan_seconds_count{") }
+            #expect(scans.contains { $0.contains("mode=\"fp32\"") }, "\(scans)")
+            #expect(lines.contains { $0.hasPrefix("enface_searches_total{source=\"memory\"}") })
+            // A shard that leaves memory leaves no series behind.
+            #expect(try await enface.admin(.post, "/tenants/\(tenant.id)/suspend", json: ["reason": "test"]).status == .ok)
+            #expect(try await enface.admin(.delete, "/tenants/\(tenant.id)").status == .ok)
+            try await poll("the deleted tenant's gauges to go") { () -> Bool? in
+                try await scrape().contains { $0.contains("tenant=\"\(tenant.slug)\"") && $0.hasPrefix("enface_index_") } ? nil : true
+            }
+        }
+    }
+
+    /// The value of the series named exactly `series` (name and labels) in a scrape.
+    static func value(in lines: [String], _ series: String) -> Double? {
+        lines.first { $0.hasPrefix(series + " ") }.flatMap { Double($0.dropFirst(series.count + 1)) }
+    }
 }

@@ -1,0 +1,141 @@
+// A tenant's shard: loaded from the database on first use (rotated templates, or sealed ones
+// opened under the tenant's key), kept in step with the tenant's change log by its feed, and
+// dropped when the tenant is deleted or its key replaced.
+
+import FaceIndex
+import Foundation
+import Logging
+import Storage
+import TemplateProtection
+import Tenancy
+
+final class ShardLoader: Sendable {
+    let app: PostgresPool
+    let keys: TenantKeys
+    let shards: ShardCache
+    let notices: ChangeNotices
+    let logger: Logger
+
+    init(app: PostgresPool, keys: TenantKeys, shards: ShardCache, notices: ChangeNotices, logger: Logger) {
+        self.app = app
+        self.keys = keys
+        self.shards = shards
+        self.notices = notices
+        self.logger = logger
+    }
+
+    /// A change this node committed reaches the tenant's shard before the request is answered,
+    /// if the shard is in memory or loading (else the next load reads it).
+    func applyOwn(_ change: FaceRepository.LoggedChange, template: [Float]?, tenant: UUID) async {
+        await shards.feed(for: tenant)?.own(change, template: template)
+    }
+
+    /// The tenant's shard and its rotation, loaded from the database on first use. A shard made
+    /// under an older key version (the key was replaced) is loaded again.
+    func shard(for tenant: Tenant) async throws -> (Shard, TemplateRotation) {
+        let secrets = try await keys.secrets(tenant)
+        let shard = try await shards.shard(for: tenant.id, keyVersion: secrets.version) {
+            try await self.load(tenant, secrets: secrets)
+        }
+        return (shard, secrets.rotation)
+    }
+
+    func load(_ tenant: Tenant, secrets: TenantSecrets) async throws -> ShardFeed {
+        let started = ContinuousClock.now
+        notices.remember(tenant.id)
+        // The counter and the faces at one moment: the feed goes on from exactly there.
+        let (number, stored) = try await app.withTenant(tenant.id, snapshot: true) { transaction in
+            (try await FaceRepository.changeNumber(in: transaction), try await FaceRepository.allFaces(in: transaction))
+        }
+        let shard = try Shard(dimension: secrets.rotation.outputDimension)
+        let faces = try rotated(stored, tenant: tenant, secrets: secrets)
+        try shard.add(contentsOf: faces.map { Shard.Face(id: $0.key, person: $0.value.person, embedding: $0.value.template) })
+        // Faces enrolled while searchable templates were off, now that they are on: write their
+        // rotated templates, so pgvector can answer for them too while a shard is cold.
+        let missing = stored.filter { $0.template == nil }.compactMap { face in faces[face.id].map { (face.id, $0.template) } }
+        if tenant.settings.searchableTemplates, !missing.isEmpty {
+            try await app.withTenant(tenant.id) { try await FaceRepository.storeTemplates(missing, onlyMissing: true, in: $0) }
+        }
+        let elapsed = ContinuousClock.now - started
+        logger.info(
+            "shard loaded",
+            metadata: [
+                "tenant": "\(tenant.slug)", "faces": "\(faces.count)", "ms": "\(Int((elapsed / .milliseconds(1)).rounded()))",
+            ])
+        return ShardFeed(
+            tenant: tenant.id, label: tenant.slug, shard: shard, keyVersion: secrets.version, applied: number,
+            source: changeSource(tenant, secrets: secrets), logger: logger
+        ) { [shards] feed, why in
+            Task { await shards.drop(tenant.id, feed: feed, why: why) }
+        }
+    }
+
+    /// Where the tenant's feed reads its log and the templates of added faces.
+    func changeSource(_ tenant: Tenant, secrets: TenantSecrets) -> ChangeSource {
+        ChangeSource(
+            changes: { [app] after, limit in
+                try await app.withTenant(tenant.id, snapshot: true) { transaction in
+                    (try await FaceRepository.changeNumber(in: transaction),
+                     try await FaceRepository.changes(after: after, limit: limit, in: transaction))
+                }
+            },
+            templates: { [app] faces in
+                let stored = try await app.withTenant(tenant.id) { try await FaceRepository.storedFaces(faces, in: $0) }
+                return try self.rotated(stored, tenant: tenant, secrets: secrets).mapValues(\.template)
+            })
+    }
+
+    /// Stored faces as the shard holds them: the rotated template, kept or opened from the sealed
+    /// one. A template of another length than the model's (a forged or foreign row) is skipped.
+    func rotated(
+        _ stored: [FaceRepository.StoredFace], tenant: Tenant, secrets: TenantSecrets
+    ) throws -> [UUID: (person: String, template: [Float])] {
+        var faces: [UUID: (person: String, template: [Float])] = [:]
+        var personKeys: [String: PersonKey] = [:]
+        for face in stored {
+            if let template = face.template {
+                guard template.count == secrets.rotation.outputDimension else { continue }
+                faces[face.id] = (face.personID, template)
+                continue
+            }
+            // The tenant keeps no searchable templates: open the sealed one. One that does not
+            // open (a row wrapped under a key since replaced) is left out and said so, never the
+            // reason the whole tenant cannot load.
+            guard let personKey = personKeys[face.personID]
+                ?? (try? secrets.key.unwrapPersonKey(face.wrappedPersonKey, tenantID: tenant.id, personID: face.personID)),
+                let template = try? personKey.open(face.sealed, tenantID: tenant.id, faceID: face.id, model: tenant.model),
+                template.count == secrets.rotation.dimension
+            else {
+                logger.error("a stored face does not open under its tenant's key", metadata: ["tenant": "\(tenant.slug)"])
+                continue
+            }
+            personKeys[face.personID] = personKey
+            faces[face.id] = (face.personID, secrets.rotation.apply(template))
+        }
+        return faces
+    }
+}
+
+extension ShardLoader: ChangeSubscriber {
+    public func tenantChanged(_ tenant: UUID?, kind: ChangeNotices.Kind) async {
+        guard let tenant else { return }
+        switch kind {
+        case .faces:
+            await shards.loadedFeed(for: tenant)?.wake()
+        case .tenant:
+            // Deleted, purged or re-keyed: what this node holds of it may be gone. A key of a
+            // newer version is read again on next use anyway; a tenant that is gone is dropped.
+            guard shards.isLoaded(tenant) || keys.holds(tenant) else { return }
+            let current = try? await app.withTenant(tenant) {
+                try await TenantRepository.find(tenant, on: $0.connection, logger: $0.logger)
+            }
+            if let current, current.status != .deleted { return }
+            keys.forget(tenant)
+            await shards.drop(tenant, why: "the tenant is deleted")
+        }
+    }
+
+    public func resubscribed() async {
+        for feed in await shards.allFeeds() { await feed.wake() }
+    }
+}
