@@ -184,6 +184,7 @@ let package = Package(
             name: "FaceServiceTests",
             dependencies: [
                 "FaceIndex", "FaceService", "Storage", "TestSupport", .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: testSwiftSettings
         ),

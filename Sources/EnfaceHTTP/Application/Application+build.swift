@@ -78,9 +78,11 @@ func wire(
     let metrics = EnfaceMetrics()
     let usage = UsageMeter(app: appPool, flushInterval: configuration.usageFlushInterval, logger: logger)
     let notices = ChangeNotices(tags: masterKey.noticeTags)
+    let background = BackgroundWork(logger: logger)
     let faces = FaceRegistry(
         app: appPool, masterKey: masterKey, notices: notices, models: models, usage: usage, audit: audit,
-        memoryBudget: configuration.indexMemoryBudget, metrics: FaceMetrics(factory: metrics.factory), logger: logger)
+        memoryBudget: configuration.indexMemoryBudget, metrics: FaceMetrics(factory: metrics.factory), background: background,
+        logger: logger)
     metrics.sampleOnScrape { await faces.sampleMetrics() }
     let rateLimiter = RateLimiter<UUID>()
     let photos = FacePhotos(
@@ -126,10 +128,10 @@ func wire(
             models: models),
         faces: FaceController(registry: faces, photos: photos, metrics: metrics), methodFallbacks: methodFallbacks)
 
-    // Shut down in reverse: the server stops first, the usage meter writes its last batch
-    // while the pools still run.
+    // Shut down in reverse: the server stops first, background work (shard loads and drops) is
+    // awaited and the usage meter writes its last batch while the pools still run.
     let services: [any Service] = [
-        appPool, adminPool, usage,
+        appPool, adminPool, usage, background,
         PurgeScheduler(administration: administration, interval: configuration.purgeInterval, logger: logger),
         ChangeListener(
             endpoint: try configuration.database.endpoint(for: .app), notices: notices, subscribers: [credentials, faces],

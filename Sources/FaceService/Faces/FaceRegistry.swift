@@ -46,14 +46,16 @@ public final class FaceRegistry: Sendable {
 
     public init(
         app: PostgresPool, masterKey: MasterKey, notices: ChangeNotices, models: ModelCatalog, usage: UsageMeter,
-        audit: AuditTrail, memoryBudget: Int = 0, metrics: FaceMetrics = FaceMetrics(), logger: Logger
+        audit: AuditTrail, memoryBudget: Int = 0, metrics: FaceMetrics = FaceMetrics(), background: BackgroundWork? = nil,
+        logger: Logger
     ) {
+        let background = background ?? BackgroundWork(logger: logger)
         let keys = TenantKeys(app: app, masterKey: masterKey, models: models)
-        let shards = ShardCache(memoryBudget: memoryBudget, logger: logger)
+        let shards = ShardCache(memoryBudget: memoryBudget, background: background, logger: logger)
         self.app = app
         self.keys = keys
         self.shards = shards
-        self.loader = ShardLoader(app: app, keys: keys, shards: shards, notices: notices, logger: logger)
+        self.loader = ShardLoader(app: app, keys: keys, shards: shards, notices: notices, background: background, logger: logger)
         self.notices = notices
         self.models = models
         self.usage = usage
@@ -218,7 +220,7 @@ public final class FaceRegistry: Sendable {
         let probe = try probe(embedding, tenant: tenant)
         usage.count(UsageCounts(verifies: 1), tenant: tenant.id)
         let threshold = threshold(tenant)
-        if let rotation = try await coldRotation(tenant) {
+        if let rotation = try await loader.coldRotation(tenant) {
             guard let best = try await app.withTenant(tenant.id, {
                 try await FaceRepository.bestFace(of: personID, rotatedProbe: rotation.apply(probe), in: $0)
             }) else { throw FaceError.personNotFound }
@@ -238,7 +240,7 @@ public final class FaceRegistry: Sendable {
         let probe = try probe(embedding, tenant: tenant)
         let threshold = max(threshold(tenant), minScore ?? -1)
         usage.count(UsageCounts(searches: 1), tenant: tenant.id)
-        if let rotation = try await coldRotation(tenant) {
+        if let rotation = try await loader.coldRotation(tenant) {
             let started = ContinuousClock.now
             let found = try await app.withTenant(tenant.id) {
                 try await FaceRepository.searchPersons(
@@ -253,22 +255,6 @@ public final class FaceRegistry: Sendable {
         let matches = try shard.searchPersons(rotated, k: limit, minScore: Float(threshold))
         metrics.searched(.memory, mode: shard.resolvedMode(.auto).rawValue, scan: ContinuousClock.now - started)
         return (matches.map { Match(personID: $0.personID, faceID: $0.faceID, score: $0.score) }, threshold, .memory)
-    }
-
-    /// When the tenant's shard is not in memory (first use, or dropped for the memory budget)
-    /// and its templates are searchable: starts loading it and returns the rotation, so this
-    /// request is answered by pgvector meanwhile. Nil when the shard is there (or must be
-    /// waited for: without searchable templates the database cannot compare).
-    func coldRotation(_ tenant: Tenant) async throws -> TemplateRotation? {
-        guard shards.memoryBudget > 0, !shards.isLoaded(tenant.id), tenant.settings.searchableTemplates else { return nil }
-        // Faces enrolled while the tenant kept no searchable templates have none yet (the shard's
-        // load writes them): pgvector would miss them, so the search waits for the shard.
-        guard try await !app.withTenant(tenant.id, { try await FaceRepository.hasFacesWithoutTemplate(in: $0) }) else {
-            return nil
-        }
-        let rotation = try await keys.secrets(tenant).rotation
-        Task { _ = try? await self.shard(for: tenant) }
-        return rotation
     }
 
     /// Two probes against each other; nothing is stored or searched.

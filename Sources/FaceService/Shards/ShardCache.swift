@@ -14,11 +14,13 @@ final class ShardCache: Sendable {
     private let lastUsed = Mutex<[UUID: ContinuousClock.Instant]>([:])
     /// The tenant-key version each shard in memory was rotated under, read on every search.
     private let versions = Mutex<[UUID: Int]>([:])
+    private let background: BackgroundWork
     private let logger: Logger
 
-    init(index: FaceIndex = FaceIndex(), memoryBudget: Int, logger: Logger) {
+    init(index: FaceIndex = FaceIndex(), memoryBudget: Int, background: BackgroundWork, logger: Logger) {
         self.index = index
         self.memoryBudget = memoryBudget
+        self.background = background
         self.logger = logger
     }
 
@@ -82,7 +84,7 @@ final class ShardCache: Sendable {
             lastUsed.withLock { _ = $0.removeValue(forKey: victim) }
             // Out of the index at once (the budget is about memory); the feed follows.
             index.evict(victim)
-            Task { await self.drop(victim, why: "memory budget") }
+            background.submit("drop a shard over the memory budget") { await self.drop(victim, why: "memory budget") }
         }
     }
 

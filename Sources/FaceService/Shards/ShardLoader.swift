@@ -14,14 +14,32 @@ final class ShardLoader: Sendable {
     let keys: TenantKeys
     let shards: ShardCache
     let notices: ChangeNotices
+    let background: BackgroundWork
     let logger: Logger
 
-    init(app: PostgresPool, keys: TenantKeys, shards: ShardCache, notices: ChangeNotices, logger: Logger) {
+    init(app: PostgresPool, keys: TenantKeys, shards: ShardCache, notices: ChangeNotices, background: BackgroundWork, logger: Logger) {
         self.app = app
         self.keys = keys
         self.shards = shards
         self.notices = notices
+        self.background = background
         self.logger = logger
+    }
+
+    /// When the tenant's shard is not in memory (first use, or dropped for the memory budget)
+    /// and its templates are searchable: starts loading it and returns the rotation, so this
+    /// request is answered by pgvector meanwhile. Nil when the shard is there (or must be
+    /// waited for: without searchable templates the database cannot compare).
+    func coldRotation(_ tenant: Tenant) async throws -> TemplateRotation? {
+        guard shards.memoryBudget > 0, !shards.isLoaded(tenant.id), tenant.settings.searchableTemplates else { return nil }
+        // Faces enrolled while the tenant kept no searchable templates have none yet (the shard's
+        // load writes them): pgvector would miss them, so the search waits for the shard.
+        guard try await !app.withTenant(tenant.id, { try await FaceRepository.hasFacesWithoutTemplate(in: $0) }) else {
+            return nil
+        }
+        let rotation = try await keys.secrets(tenant).rotation
+        background.submit("load a shard") { _ = try await self.shard(for: tenant) }
+        return rotation
     }
 
     /// A change this node committed reaches the tenant's shard before the request is answered,
@@ -65,8 +83,8 @@ final class ShardLoader: Sendable {
         return ShardFeed(
             tenant: tenant.id, label: tenant.slug, shard: shard, keyVersion: secrets.version, applied: number,
             source: changeSource(tenant, secrets: secrets), logger: logger
-        ) { [shards] feed, why in
-            Task { await shards.drop(tenant.id, feed: feed, why: why) }
+        ) { [shards, background] feed, why in
+            background.submit("drop a stale shard") { await shards.drop(tenant.id, feed: feed, why: why) }
         }
     }
 

@@ -1,0 +1,52 @@
+// Background work belongs to the service group: awaited at graceful shutdown, refused after it,
+// and run at once when no group runs it (a registry used alone).
+
+@testable import FaceService
+import Logging
+import ServiceLifecycle
+import Synchronization
+import Testing
+import TestSupport
+
+@Suite struct BackgroundWorkTests {
+    @Test func withoutAServiceGroupWorkRunsAtOnce() async throws {
+        let work = BackgroundWork(logger: TestEnvironment.logger)
+        let ran = Atomic<Bool>(false)
+        work.submit("alone") { ran.store(true, ordering: .relaxed) }
+        try await poll("the work to run") { ran.load(ordering: .relaxed) ? true : nil }
+    }
+
+    @Test func shutdownAwaitsWhatRunsAndStartsNothingAfter() async throws {
+        let work = BackgroundWork(logger: TestEnvironment.logger)
+        let group = ServiceGroup(services: [work], logger: TestEnvironment.logger)
+        let (started, startedSignal) = AsyncStream<Void>.makeStream()
+        let (release, releaseSignal) = AsyncStream<Void>.makeStream()
+        let finished = Atomic<Bool>(false)
+        let late = Atomic<Bool>(false)
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { try await group.run() }
+            try await poll("the service group to run the work") { work.isRunning ? true : nil }
+            work.submit("held") {
+                startedSignal.yield()
+                for await _ in release {}
+                finished.store(true, ordering: .relaxed)
+            }
+            // A failing job is logged, and takes nothing else down with it.
+            work.submit("failing") { throw CancellationErrorLike() }
+            for await _ in started { break }
+            await group.triggerGracefulShutdown()
+            // The group is still waiting for the held job.
+            let finishedEarly = finished.load(ordering: .relaxed)
+            #expect(!finishedEarly)
+            releaseSignal.finish()
+            try await tasks.next()
+        }
+        let finishedAtShutdown = finished.load(ordering: .relaxed)
+        #expect(finishedAtShutdown, "shutdown returned before the work it had started")
+        work.submit("late") { late.store(true, ordering: .relaxed) }
+        let lateStarted = late.load(ordering: .relaxed)
+        #expect(work.hasStopped && !lateStarted)
+    }
+
+    struct CancellationErrorLike: Error {}
+}
