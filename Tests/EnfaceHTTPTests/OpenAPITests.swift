@@ -59,6 +59,29 @@ import WireFormats
         #expect(schemas > 40)
     }
 
+    /// What middleware answers before a route runs can meet any request: a credential refused or
+    /// rate-limited, the database away, a body malformed, too large or of another type.
+    @Test func everyOperationListsTheRefusalsAnyRequestCanMeet() {
+        let document = Self.contract.document.objectValue ?? [:]
+        let methods: Set<String> = ["get", "put", "post", "delete", "patch"]
+        var checked = 0
+        for (path, item) in document["paths"]?.objectValue ?? [:] {
+            for (method, operation) in item.objectValue ?? [:] where methods.contains(method) {
+                let fields = operation.objectValue ?? [:]
+                let listed = Set((fields["responses"]?.objectValue ?? [:]).keys)
+                var expected: Set<String> = []
+                if (fields["security"] ?? document["security"]) != .array([]) {
+                    expected.formUnion(["401", "429", "503"])
+                    if path.hasPrefix("/v1/") { expected.insert("403") }
+                }
+                if fields["requestBody"] != nil { expected.formUnion(["400", "413", "415", "422"]) }
+                #expect(expected.isSubset(of: listed), "\(method.uppercased()) \(path) lists no \(expected.subtracting(listed).sorted())")
+                checked += 1
+            }
+        }
+        #expect(checked > 25)
+    }
+
     @Test func anAnswerThatBreaksTheDocumentIsCaught() throws {
         let contract = Self.contract
         func violations(_ method: String, _ path: String, _ status: Int, _ body: String, type: String = "application/json") -> [String] {
