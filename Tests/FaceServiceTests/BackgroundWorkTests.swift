@@ -48,5 +48,32 @@ import TestSupport
         #expect(work.hasStopped && !lateStarted)
     }
 
+    @Test func workThatDoesNotEndIsCancelledOnceTheDrainLimitIsOver() async throws {
+        let work = BackgroundWork(drainLimit: .milliseconds(200), logger: TestEnvironment.logger)
+        let group = ServiceGroup(services: [work], logger: TestEnvironment.logger)
+        let cancelled = Atomic<Bool>(false)
+        let (started, startedSignal) = AsyncStream<Void>.makeStream()
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { try await group.run() }
+            try await poll("the service group to run the work") { work.isRunning ? true : nil }
+            work.submit("stuck") {
+                startedSignal.yield()
+                do {
+                    try await Task.sleep(for: .seconds(3_600))
+                } catch {
+                    cancelled.store(true, ordering: .relaxed)
+                    throw error
+                }
+            }
+            for await _ in started { break }
+            await group.triggerGracefulShutdown()
+            // The shutdown ends (the suite's own time limit would catch it hanging) …
+            try await tasks.next()
+        }
+        // … because the stuck job was cancelled.
+        let wasCancelled = cancelled.load(ordering: .relaxed)
+        #expect(wasCancelled)
+    }
+
     struct CancellationErrorLike: Error {}
 }

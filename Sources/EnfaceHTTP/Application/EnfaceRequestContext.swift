@@ -1,5 +1,6 @@
 // The per-request context every route and middleware receives.
 
+import Foundation
 import FaceService
 import Hummingbird
 import Logging
@@ -29,6 +30,14 @@ public struct EnfaceRequestContext: RequestContext {
     }
 
     static let defaultBodyLimit = 1 << 20
+
+    /// Typed answers as JSON: dates RFC 3339, keys sorted (a stable body), slashes as they are.
+    public var responseEncoder: JSONEncoder {
+        let encoder = JSONEncoder()
+        encoder.dateEncodingStrategy = .iso8601
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return encoder
+    }
 
     /// The request's tenant, holding `scope`; only routes behind `TenantAuthMiddleware` call this.
     func requireTenant(_ scope: Scope? = nil) throws -> TenantContext {

@@ -21,7 +21,7 @@ public struct Problem: Error, Sendable, Equatable {
     /// For a photo with the wrong number of faces: the faces found.
     public var faces: [Face]?
 
-    /// A face found in the photo, as face answers describe one (`FaceBox.answer`).
+    /// A face found in the photo, as face answers describe one (`FaceBoxAnswer`).
     public struct Face: Codable, Sendable, Equatable {
         var box: [Int]
         var detectionScore: Double

@@ -21,21 +21,22 @@ struct FaceController: Sendable {
                 try await request.json(context: context, forms: true), allowed: ["embedding", "embeddingBase64", "image"])
             let probe = ProbeField.read(&reader)
             try reader.check()
-            var body: [String: JSONValue] = [:]
             let embedding: [Float]
+            var box: FaceBox?
             switch try proven(probe, "embedding") {
             case .embedding(let vector):
                 embedding = vector
             case .image(let bytes):
                 let face = try await analyze { try await photos.singleFace(in: bytes, tenant: tenant.tenant) }
                 embedding = face.embedding
-                body["face"] = .object(face.box.answer)
+                box = face.box
             }
             let enrolled = try await registry.enroll(person: personID, embedding: embedding, context: tenant)
-            body["faceId"] = .string(enrolled.faceID.uuidString.lowercased())
-            body["personId"] = .string(enrolled.personID)
-            body["faceCount"] = .number(Double(enrolled.faceCount))
-            return Answer(status: .created, body: .object(body))
+            return EditedResponse(
+                status: .created,
+                response: EnrollAnswer(
+                    faceId: enrolled.faceID.lowercasedText, personId: enrolled.personID, faceCount: enrolled.faceCount,
+                    face: box.map(FaceBoxAnswer.init)))
         }
         group.get("/persons") { request, context in
             let tenant = try context.requireTenant(.facesRead)
@@ -46,19 +47,12 @@ struct FaceController: Sendable {
                 throw RequestError.invalidQuery(FieldError(pointer: "?after", code: "invalid_format", detail: "is not a person id"))
             }
             let persons = try await registry.persons(after: after, limit: limit, context: tenant)
-            return [
-                "persons": .array(persons.map(Self.person)),
-                "next": persons.count == limit ? persons.last.map { .string($0.id) } ?? .null : .null,
-            ] as JSONValue
+            return PersonPage(persons: persons.map(PersonAnswer.init), next: persons.count == limit ? persons.last?.id : nil)
         }
         group.get("/persons/{personId}") { _, context in
             let tenant = try context.requireTenant(.facesRead)
             let (person, faces) = try await registry.person(try context.personID(), context: tenant)
-            var body = Self.personFields(person)
-            body["faces"] = .array(faces.map { face in
-                ["faceId": .string(face.id.uuidString.lowercased()), "createdAt": .string(face.createdAt.formatted(.iso8601))]
-            })
-            return JSONValue.object(body)
+            return PersonDetail(person, faces: faces)
         }
         group.delete("/persons/{personId}") { _, context in
             let tenant = try context.requireTenant(.facesWrite)
@@ -79,29 +73,17 @@ struct FaceController: Sendable {
             if let personID, !PersonID.isValid(personID) { reader.fail("personId", "invalid_format", PersonID.rule) }
             let probe = ProbeField.read(&reader)
             try reader.check()
-            func verification(_ result: FaceRegistry.Verification) -> [String: JSONValue] {
-                [
-                    "match": .bool(result.match), "score": Self.score(result.score),
-                    "faceId": .string(result.faceID.uuidString.lowercased()),
-                ]
-            }
             let person = try proven(personID, "personId")
             switch try proven(probe, "embedding") {
             case .embedding(let embedding):
                 let result = try await registry.verify(person: person, embedding: embedding, context: tenant)
-                return JSONValue.object(
-                    verification(result).merging(["threshold": .number(result.threshold), "personId": .string(person)]) { $1 })
+                return VerifyAnswer(person: person, best: result)
             case .image(let bytes):
                 // Every face of the photo is verified; the answer is the best one's, and each face's.
                 let faces = try await analyze { try await photos.faces(in: bytes, tenant: tenant.tenant) }
                 let (best, each) = try await registry.verify(person: person, faces: faces, context: tenant)
-                var body = verification(best.verification)
-                body["threshold"] = .number(best.verification.threshold)
-                body["personId"] = .string(person)
-                body["faces"] = .array(each.map { face in
-                    .object(verification(face.verification).merging(face.box.answer) { $1 })
-                })
-                return JSONValue.object(body)
+                return VerifyAnswer(
+                    person: person, best: best.verification, faces: each.map { VerdictAnswer($0.verification, face: $0.box) })
             }
         }
         group.post("/search") { request, context in
@@ -114,24 +96,20 @@ struct FaceController: Sendable {
             let limit = reader.integer("limit", in: 1...most) ?? min(10, most)
             let minScore = reader.number("minScore", in: -1...1)
             try reader.check()
-            func answer(_ matches: [Match]) -> JSONValue {
-                .array(matches.map { match in
-                    [
-                        "personId": .string(match.personID), "faceId": .string(match.faceID.uuidString.lowercased()),
-                        "score": Self.score(match.score),
-                    ]
-                })
-            }
             switch try proven(probe, "embedding") {
             case .embedding(let embedding):
                 let found = try await registry.search(embedding: embedding, limit: limit, minScore: minScore, context: tenant)
-                return ["matches": answer(found.matches), "threshold": .number(found.threshold), "limit": .number(Double(limit))] as JSONValue
+                return SearchAnswer(matches: found.matches.map(MatchAnswer.init), threshold: found.threshold, limit: limit)
             case .image(let bytes):
                 // Every face in the photo is searched, not only the largest.
                 let faces = try await analyze { try await photos.faces(in: bytes, tenant: tenant.tenant) }
                 let found = try await registry.search(faces: faces, limit: limit, minScore: minScore, context: tenant)
-                let answers = found.each.map { face in JSONValue.object(face.box.answer.merging(["matches": answer(face.matches)]) { $1 }) }
-                return ["faces": .array(answers), "threshold": .number(found.threshold), "limit": .number(Double(limit))] as JSONValue
+                return SearchAnswer(
+                    faces: found.each.map { face in
+                        SearchAnswer.FaceMatches(
+                            box: face.box.edges, detectionScore: face.box.roundedScore, matches: face.matches.map(MatchAnswer.init))
+                    },
+                    threshold: found.threshold, limit: limit)
             }
         }
         group.post("/compare") { request, context in
@@ -141,21 +119,19 @@ struct FaceController: Sendable {
             let b = ProbeField.read(&reader, embedding: "b", base64: nil, image: "imageB")
             try reader.check()
             // A photo's side is its best-scoring face; the answer says which box that was.
-            var body: [String: JSONValue] = [:]
-            func side(_ probe: Probe, _ name: String) async throws -> [Float] {
+            func side(_ probe: Probe) async throws -> (embedding: [Float], box: FaceBox?) {
                 switch probe {
-                case .embedding(let vector): return vector
+                case .embedding(let vector): return (vector, nil)
                 case .image(let bytes):
                     let best = try FaceRegistry.representative(of: try await analyze { try await photos.faces(in: bytes, tenant: tenant.tenant) })
-                    body[name] = .object(best.box.answer)
-                    return best.embedding
+                    return (best.embedding, best.box)
                 }
             }
-            let result = try registry.compare(try await side(proven(a, "a"), "faceA"), try await side(proven(b, "b"), "faceB"), context: tenant)
-            body["score"] = Self.score(result.score)
-            body["match"] = .bool(result.match)
-            body["threshold"] = .number(result.threshold)
-            return JSONValue.object(body)
+            let (first, second) = (try await side(proven(a, "a")), try await side(proven(b, "b")))
+            let result = try registry.compare(first.embedding, second.embedding, context: tenant)
+            return CompareAnswer(
+                score: result.score.shortestDecimal, match: result.match, threshold: result.threshold,
+                faceA: first.box.map(FaceBoxAnswer.init), faceB: second.box.map(FaceBoxAnswer.init))
         }
     }
 
@@ -181,18 +157,6 @@ struct FaceController: Sendable {
         }
     }
 
-    /// A float score as the shortest decimal that reads back as the same float (0.8123, not
-    /// 0.81230002641677856).
-    static func score(_ score: Float) -> JSONValue { .number(Double("\(score)") ?? Double(score)) }
-
-    static func person(_ person: Person) -> JSONValue { .object(personFields(person)) }
-
-    static func personFields(_ person: Person) -> [String: JSONValue] {
-        [
-            "personId": .string(person.id), "faceCount": .number(Double(person.faceCount)),
-            "createdAt": .string(person.createdAt.formatted(.iso8601)),
-        ]
-    }
 }
 
 /// A client's person id: 1–128 of `[A-Za-z0-9._:@-]`.
@@ -204,16 +168,6 @@ enum PersonID {
     }
 }
 
-extension FaceBox {
-    /// The box (left, top, right, bottom, in the upright photo's pixels) and the detector's
-    /// score, as every answer and problem names a face.
-    var answer: [String: JSONValue] {
-        ["box": .array(edges.map { .number(Double($0)) }), "detectionScore": .number(roundedScore)]
-    }
-
-    /// Three decimals: the detector is not surer than that.
-    var roundedScore: Double { (detectionScore * 1_000).rounded() / 1_000 }
-}
 
 /// What a face request compares: an embedding, or a photo to find faces in.
 enum Probe {

@@ -1,7 +1,8 @@
 // Work a request starts but does not wait for: a shard's load while pgvector answers, the drop of
 // a shard gone stale or over the memory budget. It runs as a child of this service, which the
-// node's service group owns: at graceful shutdown no new work is taken and what runs is awaited,
-// and an error is logged, never lost with a task nobody holds.
+// node's service group owns: at graceful shutdown no new work is taken and what runs is awaited
+// (for `drainLimit` at most, then cancelled: nothing may hold a node's shutdown for ever), and an
+// error is logged, never lost with a task nobody holds.
 
 import Logging
 import ServiceLifecycle
@@ -23,9 +24,13 @@ public final class BackgroundWork: Service, Sendable {
     }
 
     private let state = Mutex<State>(.alone)
+    /// Jobs started and not yet finished.
+    private let inFlight = Atomic<Int>(0)
     private let logger: Logger
+    let drainLimit: Duration
 
-    public init(logger: Logger) {
+    public init(drainLimit: Duration = .seconds(10), logger: Logger) {
+        self.drainLimit = drainLimit
         self.logger = logger
     }
 
@@ -56,19 +61,39 @@ public final class BackgroundWork: Service, Sendable {
     public func run() async throws {
         let (jobs, continuation) = AsyncStream<Job>.makeStream()
         state.withLock { $0 = .running(continuation) }
-        await withDiscardingTaskGroup { group in
-            await withGracefulShutdownHandler {
-                for await job in jobs {
-                    group.addTask { await self.perform(job) }
+        defer { state.withLock { $0 = .stopped } }
+        do {
+            try await withThrowingDiscardingTaskGroup { group in
+                await withGracefulShutdownHandler {
+                    for await job in jobs {
+                        inFlight.add(1, ordering: .relaxed)
+                        group.addTask {
+                            await self.perform(job)
+                            self.inFlight.subtract(1, ordering: .relaxed)
+                        }
+                    }
+                } onGracefulShutdown: {
+                    self.state.withLock { $0 = .stopped }
+                    continuation.finish()
                 }
-            } onGracefulShutdown: {
-                self.state.withLock { $0 = .stopped }
-                continuation.finish()
+                // No more work comes: what runs may finish within the limit; past it, the
+                // throw cancels it (a load is rolled back, a drop happens at the next start).
+                group.addTask {
+                    let deadline = ContinuousClock.now + self.drainLimit
+                    while self.inFlight.load(ordering: .relaxed) > 0 {
+                        guard ContinuousClock.now < deadline else { throw DrainLimitReached() }
+                        try await Task.sleep(for: .milliseconds(10))
+                    }
+                }
             }
+        } catch is DrainLimitReached {
+            logger.warning("background work cancelled at shutdown", metadata: ["limit": "\(drainLimit)"])
+        } catch is CancellationError {
+            return
         }
-        // The group has awaited every job started before the shutdown.
-        state.withLock { $0 = .stopped }
     }
+
+    struct DrainLimitReached: Error {}
 
     private func perform(_ job: Job) async {
         do {

@@ -1,0 +1,164 @@
+// The face API's answers, typed: each route returns one of these (Hummingbird's
+// `ResponseEncodable`, with `EditedResponse` where the status is not 200), encoded by the
+// context's JSON encoder. Ids are lowercase UUID text; scores the shortest decimal of the float.
+
+import FaceService
+import Foundation
+import Hummingbird
+
+/// Where a face is in a photo and the detector's score, as every answer and problem names it.
+struct FaceBoxAnswer: Codable, Equatable {
+    /// Left, top, right, bottom, in the upright photo's pixels.
+    var box: [Int]
+    var detectionScore: Double
+
+    init(_ box: FaceBox) {
+        self.box = box.edges
+        self.detectionScore = box.roundedScore
+    }
+}
+
+/// POST /v1/persons/{personId}/faces → 201.
+struct EnrollAnswer: ResponseEncodable {
+    var faceId: String
+    var personId: String
+    var faceCount: Int
+    /// Where the face was, when it came from a photo.
+    var face: FaceBoxAnswer?
+}
+
+/// A person, as listed.
+struct PersonAnswer: ResponseEncodable {
+    var personId: String
+    var faceCount: Int
+    var createdAt: Date
+
+    init(_ person: Person) {
+        personId = person.id
+        faceCount = person.faceCount
+        createdAt = person.createdAt
+    }
+}
+
+/// GET /v1/persons: a page, and where the next begins (null on the last).
+struct PersonPage: ResponseEncodable {
+    var persons: [PersonAnswer]
+    var next: String?
+
+    enum CodingKeys: String, CodingKey { case persons, next }
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(persons, forKey: .persons)
+        try container.encode(next, forKey: .next)  // null, not absent
+    }
+}
+
+/// GET /v1/persons/{personId}: the person and its faces' ids.
+struct PersonDetail: ResponseEncodable {
+    struct FaceAnswer: Encodable {
+        var faceId: String
+        var createdAt: Date
+    }
+
+    var personId: String
+    var faceCount: Int
+    var createdAt: Date
+    var faces: [FaceAnswer]
+
+    init(_ person: Person, faces: [EnrolledFace]) {
+        personId = person.id
+        faceCount = person.faceCount
+        createdAt = person.createdAt
+        self.faces = faces.map { FaceAnswer(faceId: $0.id.lowercasedText, createdAt: $0.createdAt) }
+    }
+}
+
+/// A verdict on one probe (or one face of a photo).
+struct VerdictAnswer: Encodable {
+    var match: Bool
+    var score: Double
+    var faceId: String
+    /// Where the face was, for each face of a photo.
+    var box: [Int]?
+    var detectionScore: Double?
+
+    init(_ verification: FaceRegistry.Verification, face: FaceBox? = nil) {
+        match = verification.match
+        score = verification.score.shortestDecimal
+        faceId = verification.faceID.lowercasedText
+        box = face.map(\.edges)
+        detectionScore = face?.roundedScore
+    }
+}
+
+/// POST /v1/verify: the verdict (from a photo, the best face's) and, from a photo, each face's.
+struct VerifyAnswer: ResponseEncodable {
+    var match: Bool
+    var score: Double
+    var faceId: String
+    var threshold: Double
+    var personId: String
+    var faces: [VerdictAnswer]?
+
+    init(person: String, best: FaceRegistry.Verification, faces: [VerdictAnswer]? = nil) {
+        let verdict = VerdictAnswer(best)
+        match = verdict.match
+        score = verdict.score
+        faceId = verdict.faceId
+        threshold = best.threshold
+        personId = person
+        self.faces = faces
+    }
+}
+
+/// A person a probe matched.
+struct MatchAnswer: Encodable {
+    var personId: String
+    var faceId: String
+    var score: Double
+
+    init(_ match: Match) {
+        personId = match.personID
+        faceId = match.faceID.lowercasedText
+        score = match.score.shortestDecimal
+    }
+}
+
+/// POST /v1/search: the matches of an embedding, or each face's of a photo.
+struct SearchAnswer: ResponseEncodable {
+    struct FaceMatches: Encodable {
+        var box: [Int]
+        var detectionScore: Double
+        var matches: [MatchAnswer]
+    }
+
+    var matches: [MatchAnswer]?
+    var faces: [FaceMatches]?
+    var threshold: Double
+    var limit: Int
+}
+
+/// POST /v1/compare: the score and verdict; for a photo, the face used.
+struct CompareAnswer: ResponseEncodable {
+    var score: Double
+    var match: Bool
+    var threshold: Double
+    var faceA: FaceBoxAnswer?
+    var faceB: FaceBoxAnswer?
+}
+
+extension FaceBox {
+    /// Three decimals: the detector is not surer than that.
+    var roundedScore: Double { (detectionScore * 1_000).rounded() / 1_000 }
+}
+
+extension Float {
+    /// The shortest decimal that reads back as this float (0.8123, not 0.81230002641677856).
+    var shortestDecimal: Double { Double("\(self)") ?? Double(self) }
+}
+
+extension UUID {
+    /// As every answer writes ids: lowercase.
+    var lowercasedText: String { uuidString.lowercased() }
+}
