@@ -63,19 +63,12 @@ struct CoherenceTests {
         let b = try await Node.start(Self.environment)
         defer { b.process.signal(SIGTERM) }
         let (tenant, key) = try await a.createTenant("revoking")
-        // A second key, used on B so that B caches it (and its tenant).
-        let (created, answer) = try await a.request(
-            .post, "/admin/v1/tenants/\(tenant)/keys", headers: Node.operatorHeaders, body: #"{"name":"kiosk","scopes":["search"]}"#)
-        try #require(created == .created)
-        let kioskID = try #require((answer["key"] as? [String: Any])?["id"] as? String)
-        let kiosk: HTTPFields = [.init("X-API-Key")!: try #require(answer["apiKey"] as? String)]
-        #expect(try await b.persons(matching: Node.embedding(3), headers: kiosk).isEmpty)
 
         /// How long after `change` (made through A) is answered B answers `status` to a search with `headers`.
         func delay(
             until status: HTTPResponse.Status, headers: HTTPFields, after change: () async throws -> HTTPResponse.Status
         ) async throws -> Duration {
-            // From the moment A has answered (the change committed) to B's first refusal.
+            // From the moment A has answered (the change committed) to B's first such answer.
             let changed = try await change()
             let started = ContinuousClock.now
             #expect(changed.code < 300, "the change through A answered \(changed)")
@@ -84,15 +77,40 @@ struct CoherenceTests {
             }
             return ContinuousClock.now - started
         }
-        let revoked = try await delay(until: .unauthorized, headers: kiosk) {
-            try await a.request(.delete, "/admin/v1/tenants/\(tenant)/keys/\(kioskID)", headers: Node.operatorHeaders).0
+        // Three rounds of each change: typically within a second, and each within three even when
+        // the rest of the suite shares these two cores (one sample alone has taken 2 s there).
+        func expectPrompt(_ what: String, _ delays: [Duration]) {
+            let median = delays.sorted()[delays.count / 2]
+            #expect(median < .seconds(1), "B took \(delays) to see \(what)")
+            #expect(delays.allSatisfy { $0 < .seconds(3) }, "B took \(delays) to see \(what)")
         }
-        #expect(revoked < .seconds(1), "B refused the revoked key only after \(revoked)")
+        var revocations: [Duration] = []
+        for round in 0..<3 {
+            // A second key, used on B so that B caches it (and its tenant), then revoked through A.
+            let (created, answer) = try await a.request(
+                .post, "/admin/v1/tenants/\(tenant)/keys", headers: Node.operatorHeaders, body: #"{"name":"kiosk-\#(round)","scopes":["search"]}"#)
+            try #require(created == .created)
+            let kioskID = try #require((answer["key"] as? [String: Any])?["id"] as? String)
+            let kiosk: HTTPFields = [.init("X-API-Key")!: try #require(answer["apiKey"] as? String)]
+            #expect(try await b.persons(matching: Node.embedding(3), headers: kiosk).isEmpty)
+            revocations.append(try await delay(until: .unauthorized, headers: kiosk) {
+                try await a.request(.delete, "/admin/v1/tenants/\(tenant)/keys/\(kioskID)", headers: Node.operatorHeaders).0
+            })
+        }
+        expectPrompt("a revoked key", revocations)
 
-        #expect(try await b.persons(matching: Node.embedding(3), headers: key).isEmpty)
-        let suspended = try await delay(until: .forbidden, headers: key) {
-            try await a.request(.post, "/admin/v1/tenants/\(tenant)/suspend", headers: Node.operatorHeaders).0
+        var suspensions: [Duration] = []
+        var reactivations: [Duration] = []
+        for _ in 0..<3 {
+            #expect(try await b.persons(matching: Node.embedding(3), headers: key).isEmpty)
+            suspensions.append(try await delay(until: .forbidden, headers: key) {
+                try await a.request(.post, "/admin/v1/tenants/\(tenant)/suspend", headers: Node.operatorHeaders).0
+            })
+            reactivations.append(try await delay(until: .ok, headers: key) {
+                try await a.request(.post, "/admin/v1/tenants/\(tenant)/reactivate", headers: Node.operatorHeaders).0
+            })
         }
-        #expect(suspended < .seconds(1), "B refused the suspended tenant only after \(suspended)")
+        expectPrompt("a suspended tenant", suspensions)
+        expectPrompt("a reactivated tenant", reactivations)
     }
 }

@@ -37,28 +37,6 @@ extension Request {
     }
 }
 
-extension JSONValue: ResponseGenerator {
-    public func response(from request: Request, context: some RequestContext) throws -> Response {
-        Response(
-            status: .ok, headers: [.contentType: "application/json; charset=utf-8"],
-            body: .init(byteBuffer: ByteBuffer(string: canonical)))
-    }
-}
-
-/// A JSON answer with a status other than 200.
-struct Answer: ResponseGenerator {
-    var status: HTTPResponse.Status
-    var body: JSONValue
-    var headers: HTTPFields = [:]
-
-    func response(from request: Request, context: some RequestContext) throws -> Response {
-        var response = try body.response(from: request, context: context)
-        response.status = status
-        for field in headers { response.headers[field.name] = field.value }
-        return response
-    }
-}
-
 /// A value `FieldReader.check()` has already proven present. Were it missing all the same, that is
 /// the server's mistake: a 500 for this request, never a trap that ends every tenant's.
 func proven<Value>(_ value: Value?, _ what: String) throws -> Value {

@@ -14,14 +14,11 @@ struct AdminController: Sendable {
     func addRoutes(to group: RouterGroup<EnfaceRequestContext>) {
         group.post("/tenants") { request, context in
             let created = try await administration.create(try await request.json(context: context), by: actor(context))
-            return Answer(
-                status: .created,
-                body: [
-                    "tenant": try Representation.tenant(created.tenant, models: models),
-                    "apiKey": .string(created.key.text),
-                    "key": ["id": .string(created.keyID.uuidString.lowercased()), "prefix": .string(created.key.prefix)],
-                ],
-                headers: [.cacheControl: "no-store"])
+            return EditedResponse(
+                status: .created, headers: [.cacheControl: "no-store"],
+                response: CreatedTenantAnswer(
+                    tenant: TenantAnswer(created.tenant, models: models), apiKey: created.key.text,
+                    key: .init(id: created.keyID.lowercasedText, prefix: created.key.prefix)))
         }
         group.get("/tenants") { request, context in
             let query = Query(request)
@@ -42,45 +39,42 @@ struct AdminController: Sendable {
             }
             let tenants = try await administration.list(status: status, after: cursor, limit: limit)
             let next = tenants.count == limit ? tenants.last.map { TenantCursor(createdAt: $0.createdAt, id: $0.id).token } : nil
-            return [
-                "tenants": .array(try tenants.map { try Representation.tenant($0, models: models) }),
-                "next": next.map(JSONValue.string) ?? .null,
-            ] as JSONValue
+            return TenantPage(tenants: tenants.map { TenantAnswer($0, models: models) }, next: next)
         }
         group.get("/tenants/{tenant}") { _, context in
             let reference = context.pathParameter("tenant") ?? ""
-            return try Representation.tenant(try await administration.tenant(reference), models: models)
+            return TenantAnswer(try await administration.tenant(reference), models: models)
         }
         group.patch("/tenants/{tenant}") { request, context in
             let tenant = try await administration.update(
                 try context.uuid("tenant"), try await request.json(context: context), by: actor(context))
-            return try Representation.tenant(tenant, models: models)
+            return TenantAnswer(tenant, models: models)
         }
         group.post("/tenants/{tenant}/activate") { _, context in
-            try Representation.tenant(try await administration.activate(try context.uuid("tenant"), by: actor(context)), models: models)
+            TenantAnswer(try await administration.activate(try context.uuid("tenant"), by: actor(context)), models: models)
         }
         group.post("/tenants/{tenant}/suspend") { request, context in
             var reader = FieldReader(try await request.json(context: context, empty: [:]), allowed: ["reason"])
             let reason = reader.string("reason", lengths: 1...500)
             try reader.check()
             let tenant = try await administration.suspend(try context.uuid("tenant"), reason: reason, by: actor(context))
-            return try Representation.tenant(tenant, models: models)
+            return TenantAnswer(tenant, models: models)
         }
         group.post("/tenants/{tenant}/reactivate") { _, context in
-            try Representation.tenant(try await administration.reactivate(try context.uuid("tenant"), by: actor(context)), models: models)
+            TenantAnswer(try await administration.reactivate(try context.uuid("tenant"), by: actor(context)), models: models)
         }
         group.delete("/tenants/{tenant}") { _, context in
-            try Representation.tenant(try await administration.delete(try context.uuid("tenant"), by: actor(context)), models: models)
+            TenantAnswer(try await administration.delete(try context.uuid("tenant"), by: actor(context)), models: models)
         }
         group.post("/tenants/{tenant}/keys") { request, context in
             let created = try await administration.createKey(
                 tenant: try context.uuid("tenant"), try await request.json(context: context), creatorScopes: nil, by: actor(context))
-            return Answer(
-                status: .created, body: ["apiKey": .string(created.secret.text), "key": try Representation.key(created.key)],
-                headers: [.cacheControl: "no-store"])
+            return EditedResponse(
+                status: .created, headers: [.cacheControl: "no-store"],
+                response: CreatedKeyAnswer(apiKey: created.secret.text, key: created.key))
         }
         group.get("/tenants/{tenant}/keys") { _, context in
-            ["keys": .array(try await administration.keys(tenant: try context.uuid("tenant")).map(Representation.key))] as JSONValue
+            KeyList(keys: try await administration.keys(tenant: try context.uuid("tenant")))
         }
         group.delete("/tenants/{tenant}/keys/{key}") { _, context in
             try await administration.revokeKey(
@@ -93,14 +87,7 @@ struct AdminController: Sendable {
             let to = try query.day("to") ?? UsageMeter.day(Date())
             let from = try query.day("from") ?? UsageMeter.day(Date().addingTimeInterval(-29 * 86_400))
             let days = try await administration.usage(tenant: id, from: from, to: to)
-            return [
-                "tenantId": .string(id.uuidString.lowercased()), "from": .string(from), "to": .string(to),
-                "days": .array(days.map { day in
-                    var entry = Representation.usageFields(day.counts)
-                    entry["day"] = .string(day.day)
-                    return .object(entry)
-                }),
-            ] as JSONValue
+            return UsageDays(tenantId: id.lowercasedText, from: from, to: to, days: days.map(UsageDays.Day.init))
         }
         group.get("/audit") { request, context in
             let query = Query(request)
@@ -121,10 +108,8 @@ struct AdminController: Sendable {
                 filter.before = before
             }
             let events = try await administration.auditEvents(filter)
-            return [
-                "events": .array(events.map(Representation.event)),
-                "next": events.count == filter.limit ? events.last.map { .string(String($0.id)) } ?? .null : .null,
-            ] as JSONValue
+            return AuditPage(
+                events: events.map(AuditEventAnswer.init), next: events.count == filter.limit ? events.last.map { String($0.id) } : nil)
         }
     }
 

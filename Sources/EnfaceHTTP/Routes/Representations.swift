@@ -1,44 +1,137 @@
-// How resources look on the wire: one function per resource, dates as RFC 3339.
+// How resources look on the wire: one typed answer per resource (dates RFC 3339, ids lowercase).
 
 import FaceService
 import Foundation
+import Hummingbird
 import Tenancy
 import WireFormats
 
-enum Representation {
-    static func tenant(_ tenant: Tenant, models: ModelCatalog) throws -> JSONValue {
-        var value = try JSONValue(encoding: tenant).objectValue ?? [:]
-        value["settings"] = try JSONValue(encoding: tenant.settings)
-        // What a match needs, whichever way it was set: the tenant's or the model's default.
-        value["effectiveMatchThreshold"] = .number(models.matchThreshold(for: tenant))
-        return .object(value)
+/// A tenant as both planes show it: the tenant, and the threshold a match needs now.
+struct TenantAnswer: ResponseEncodable {
+    let tenant: Tenant
+    let effectiveMatchThreshold: Double
+
+    init(_ tenant: Tenant, models: ModelCatalog) {
+        self.tenant = tenant
+        self.effectiveMatchThreshold = models.matchThreshold(for: tenant)
     }
 
-    static func key(_ key: APIKeyInfo) throws -> JSONValue {
-        try JSONValue(encoding: key)
+    enum Extra: String, CodingKey { case effectiveMatchThreshold }
+
+    func encode(to encoder: any Encoder) throws {
+        try tenant.encode(to: encoder)
+        var container = encoder.container(keyedBy: Extra.self)
+        try container.encode(effectiveMatchThreshold, forKey: .effectiveMatchThreshold)
+    }
+}
+
+/// A page of tenants, and where the next begins (null on the last).
+struct TenantPage: ResponseEncodable {
+    var tenants: [TenantAnswer]
+    var next: String?
+
+    enum CodingKeys: String, CodingKey { case tenants, next }
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(tenants, forKey: .tenants)
+        try container.encode(next, forKey: .next)
+    }
+}
+
+/// A tenant's keys, never their text.
+struct KeyList: ResponseEncodable {
+    var keys: [APIKeyInfo]
+}
+
+/// A new key: its text, shown this once, and its record.
+struct CreatedKeyAnswer: ResponseEncodable {
+    var apiKey: String
+    var key: APIKeyInfo
+}
+
+/// A new tenant (pending), its first key's text, shown once, and that key's id and prefix.
+struct CreatedTenantAnswer: ResponseEncodable {
+    struct KeyReference: Encodable {
+        var id: String
+        var prefix: String
     }
 
-    static func event(_ record: RecordedAuditEvent) -> JSONValue {
-        [
-            "id": .number(Double(record.id)),
-            "tenantId": .string(record.event.tenantID.uuidString.lowercased()),
-            "at": .string(record.at.formatted(.iso8601)),
-            "actor": .string(record.event.actor),
-            "action": .string(record.event.action),
-            "target": record.event.target.map(JSONValue.string) ?? .null,
-            "outcome": .string(record.event.outcome.rawValue),
-            "detail": record.event.detail,
-        ]
+    var tenant: TenantAnswer
+    var apiKey: String
+    var key: KeyReference
+}
+
+/// A tenant's usage by day, flat: `{"day": …, "requests": …, …}`.
+struct UsageDays: ResponseEncodable {
+    struct Day: Encodable {
+        let usage: UsageDay
+
+        enum CodingKeys: String, CodingKey { case day }
+
+        func encode(to encoder: any Encoder) throws {
+            try usage.counts.encode(to: encoder)
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(usage.day, forKey: .day)
+        }
     }
 
-    static func usage(_ counts: UsageCounts) -> JSONValue { .object(usageFields(counts)) }
+    var tenantId: String
+    var from: String
+    var to: String
+    var days: [Day]
+}
 
-    static func usageFields(_ counts: UsageCounts) -> [String: JSONValue] {
-        [
-            "requests": .number(Double(counts.requests)), "enrolls": .number(Double(counts.enrolls)),
-            "verifies": .number(Double(counts.verifies)), "searches": .number(Double(counts.searches)),
-        ]
+/// One audit event as the operator plane lists it.
+struct AuditEventAnswer: Encodable {
+    let record: RecordedAuditEvent
+
+    enum CodingKeys: String, CodingKey { case id, tenantId, at, actor, action, target, outcome, detail }
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(record.id, forKey: .id)
+        try container.encode(record.event.tenantID.lowercasedText, forKey: .tenantId)
+        try container.encode(record.at, forKey: .at)
+        try container.encode(record.event.actor, forKey: .actor)
+        try container.encode(record.event.action, forKey: .action)
+        try container.encode(record.event.target, forKey: .target)  // null, not absent
+        try container.encode(record.event.outcome.rawValue, forKey: .outcome)
+        try container.encode(record.event.detail, forKey: .detail)
     }
+}
+
+/// A page of audit events, newest first, and the id to pass as `before` for the next (null on the last).
+struct AuditPage: ResponseEncodable {
+    var events: [AuditEventAnswer]
+    var next: String?
+
+    enum CodingKeys: String, CodingKey { case events, next }
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(events, forKey: .events)
+        try container.encode(next, forKey: .next)
+    }
+}
+
+/// GET /v1/tenant: the caller's tenant, its usage today, and what its administrator may change.
+struct TenantOverview: ResponseEncodable {
+    struct Usage: Encodable {
+        var today: UsageCounts
+        var requestsPerDay: Int64
+        var requestsRemainingToday: Int64
+    }
+
+    struct SelfService: Encodable {
+        var settings: [String]
+        var maxFacesPerPerson: Int
+        var searchLimitMax: Int
+    }
+
+    var tenant: TenantAnswer
+    var usage: Usage
+    var selfService: SelfService
 }
 
 /// Reading query parameters strictly: a bad value is a 422 naming the parameter.

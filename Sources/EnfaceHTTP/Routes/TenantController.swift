@@ -16,35 +16,30 @@ struct TenantController: Sendable {
         group.get("/tenant") { _, context in
             let tenant = try context.requireTenant(.tenantAdmin)
             let today = usage.today(tenant.tenantID) ?? UsageCounts()
-            return [
-                "tenant": try Representation.tenant(tenant.tenant, models: models),
-                "usage": [
-                    "today": Representation.usage(today),
-                    "requestsPerDay": .number(Double(tenant.tenant.quotas.requestsPerDay)),
-                    "requestsRemainingToday": .number(Double(max(0, Int64(tenant.tenant.quotas.requestsPerDay) - today.requests))),
-                ],
-                "selfService": [
-                    "settings": .array(tenant.tenant.plan.selfServiceSettings.sorted().map(JSONValue.string)),
-                    "maxFacesPerPerson": .number(Double(tenant.tenant.plan.selfServiceLimits.maxFacesPerPerson)),
-                    "searchLimitMax": .number(Double(tenant.tenant.plan.selfServiceLimits.searchLimitMax)),
-                ],
-            ] as JSONValue
+            let perDay = Int64(tenant.tenant.quotas.requestsPerDay)
+            let limits = tenant.tenant.plan.selfServiceLimits
+            return TenantOverview(
+                tenant: TenantAnswer(tenant.tenant, models: models),
+                usage: .init(today: today, requestsPerDay: perDay, requestsRemainingToday: max(0, perDay.subtractingReportingOverflow(today.requests).partialValue)),
+                selfService: .init(
+                    settings: tenant.tenant.plan.selfServiceSettings.sorted(), maxFacesPerPerson: limits.maxFacesPerPerson,
+                    searchLimitMax: limits.searchLimitMax))
         }
         group.patch("/tenant/settings") { request, context in
             let tenant = try context.requireTenant(.tenantAdmin)
             let changed = try await selfService.updateSettings(try await request.json(context: context), context: tenant)
-            return try Representation.tenant(changed, models: models)
+            return TenantAnswer(changed, models: models)
         }
         group.get("/keys") { _, context in
             let tenant = try context.requireTenant(.tenantAdmin)
-            return ["keys": .array(try await selfService.keys(context: tenant).map(Representation.key))] as JSONValue
+            return KeyList(keys: try await selfService.keys(context: tenant))
         }
         group.post("/keys") { request, context in
             let tenant = try context.requireTenant(.tenantAdmin)
             let created = try await selfService.createKey(try await request.json(context: context), context: tenant)
-            return Answer(
-                status: .created, body: ["apiKey": .string(created.secret.text), "key": try Representation.key(created.key)],
-                headers: [.cacheControl: "no-store"])
+            return EditedResponse(
+                status: .created, headers: [.cacheControl: "no-store"],
+                response: CreatedKeyAnswer(apiKey: created.secret.text, key: created.key))
         }
         group.delete("/keys/{key}") { _, context in
             let tenant = try context.requireTenant(.tenantAdmin)
