@@ -200,24 +200,20 @@ public final class PostgresPool: Service, Sendable {
         let client = current.withLock { $0.client }
         let handover = AsyncThrowingStream<PostgresConnection, any Error>.makeStream()
         let done = AsyncStream<Void>.makeStream()
-        // The lease runs in a task of its own, not a child: a caller whose wait is over (deadline,
-        // unreachable database, cancellation) returns at once, and is never held by a lease that
-        // PostgresNIO does not end (one queued on a pool that was retired meanwhile). A connection
-        // it gets after that goes straight back, since `done` has ended.
-        let lease = Task.detached {
-            do {
-                try await client.withConnection { connection in
-                    handover.continuation.yield(connection)
-                    // Held until the caller is done with it, cancelled or not: an iteration in a
-                    // cancellable task would end at cancellation and give the connection back
-                    // while the caller still runs statements on it.
-                    await Task { for await _ in done.stream {} }.value
+        return try await withThrowingTaskGroup(of: Void.self, returning: Result.self, isolation: isolation) { group in
+            group.addTask {
+                do {
+                    try await client.withConnection { connection in
+                        handover.continuation.yield(connection)
+                        // Held until the caller is done with it, cancelled or not: an iteration in
+                        // this (cancellable) child would end at the caller's cancellation and give
+                        // the connection back while the caller still runs statements on it.
+                        await Task { for await _ in done.stream {} }.value
+                    }
+                } catch {
+                    handover.continuation.finish(throwing: error)
                 }
-            } catch {
-                handover.continuation.finish(throwing: error)
             }
-        }
-        do {
             let waiter = health.withLock { health in
                 health.nextWaiter += 1
                 health.waiting[health.nextWaiter] = Waiter(since: .now, handover: handover.continuation)
@@ -235,8 +231,8 @@ public final class PostgresPool: Service, Sendable {
                 }
                 connection = leased
             } catch {
-                // The wait is over: stop asking the pool.
-                lease.cancel()
+                // The wait is over: stop asking the pool (PostgresNIO's lease is cancellable).
+                group.cancelAll()
                 if let error = error as? DatabaseUnavailable { throw error }
                 // The caller gave up (a deadline of its own): that says nothing of the database.
                 if error is CancellationError || Task.isCancelled { throw CancellationError() }
