@@ -135,10 +135,7 @@ func wire(
         PurgeScheduler(administration: administration, interval: configuration.purgeInterval, logger: logger),
         ChangeListener(
             endpoint: try configuration.database.endpoint(for: .app), notices: notices, subscribers: [credentials, faces],
-            logger: logger,
-            // Its connection breaking is the first sign of an outage: the pools ask the database
-            // at once, so requests learn of it before they wait for a connection.
-            connectionLost: { for pool in [appPool, adminPool] { pool.suspectOutage() } }),
+            logger: logger),
         AuditRefusals(audit: audit, pool: appPool),
     ]
     let checkKeys: @Sendable () async throws -> Void = {

@@ -29,8 +29,8 @@ public final class PostgresPool: Service, Sendable {
     public let logger: Logger
     /// How long a transaction waits for a connection while the database answers (all busy)
     /// before it is answered as unavailable. While it does not answer, the wait ends sooner: the
-    /// watcher probes the database once a lease has waited 200 ms, and a refused connection ends
-    /// every waiting lease at once (a silent database's within about four seconds).
+    /// watcher probes the database once a lease has waited half a second, and a refused
+    /// connection ends every waiting lease within a second (a silent database within four).
     public let leaseDeadline: Duration
     private let configuration: PostgresClient.Configuration
     /// The pool in use, and how to retire it.
@@ -71,15 +71,12 @@ public final class PostgresPool: Service, Sendable {
 
         /// When the watcher last asked the database directly.
         var lastProbe: ContinuousClock.Instant?
-        /// Something else saw the database fail: ask it at the next look.
-        var probeRequested = false
 
         /// Whether the watcher should ask the database directly: while statements fail, at once;
         /// while a lease waits long (all connections busy, or the database silent), once a second.
         func needsProbe(now: ContinuousClock.Instant) -> Bool {
-            if probeRequested { return true }
             if failingSince != nil { return lastProbe.map { now - $0 >= .milliseconds(250) } ?? true }
-            guard waiting.values.contains(where: { now - $0.since > .milliseconds(200) }) else { return false }
+            guard waiting.values.contains(where: { now - $0.since > .milliseconds(500) }) else { return false }
             return lastProbe.map { now - $0 >= .seconds(1) } ?? true
         }
     }
@@ -122,11 +119,6 @@ public final class PostgresPool: Service, Sendable {
 
     /// Whether the database answered the last time it was asked (leases and probes).
     public var isReachable: Bool { health.withLock { $0.failingSince == nil } }
-
-    /// Another connection to this database broke (the change listener's, which is always open):
-    /// the watcher asks the database now, not once a lease has waited, so that requests learn of
-    /// an outage before they wait for it. A database that answers the probe changes nothing.
-    public func suspectOutage() { health.withLock { $0.probeRequested = true } }
 
     // MARK: Transactions
 
@@ -192,9 +184,7 @@ public final class PostgresPool: Service, Sendable {
         isolation: isolated (any Actor)? = #isolation,
         _ body: (PostgresConnection) async throws -> Result
     ) async throws -> Result {
-        // Until a probe finds the database again (four times a second while it fails), a lease is
-        // refused at once rather than made to wait for the next probe.
-        if health.withLock({ $0.lastUnreachable }) != nil {
+        if let unreachable = health.withLock({ $0.lastUnreachable }), ContinuousClock.now - unreachable < .seconds(1) {
             throw DatabaseUnavailable("the database did not answer the last probe")
         }
         let client = current.withLock { $0.client }
@@ -268,7 +258,7 @@ public final class PostgresPool: Service, Sendable {
             // Not even a cancelled request may leave its transaction open on a pooled connection
             // (it would hold its locks for ever): roll back outside the cancellation, or close.
             do {
-                try await Task { _ = try await connection.query("ROLLBACK", logger: logger) }.value
+                try await Task { try await connection.query("ROLLBACK", logger: logger) }.value
             } catch {
                 try? await connection.close()
             }
@@ -328,7 +318,6 @@ public final class PostgresPool: Service, Sendable {
                 let due = health.withLock { health in
                     guard health.needsProbe(now: .now) else { return false }
                     health.lastProbe = .now
-                    health.probeRequested = false
                     return true
                 }
                 guard !Task.isCancelled, due else { continue }
@@ -348,12 +337,10 @@ public final class PostgresPool: Service, Sendable {
                 }
                 if case .failure(let error) = probe, error is DatabaseUnavailable { continue }  // no answer in time
                 guard case .success = probe else {
-                    let now = ContinuousClock.now
                     health.withLock { health in
-                        health.lastUnreachable = now
-                        if health.failingSince == nil { health.failingSince = now }
+                        health.lastUnreachable = .now
+                        if health.failingSince == nil { health.failingSince = .now }
                     }
-                    endWaits(now: now)
                     continue
                 }
                 let failing = health.withLock { health in
