@@ -63,7 +63,7 @@ extension FaceError: ProblemConvertible {
             Problem(
                 .unprocessableContent, code: "multiple_faces", title: "Several faces",
                 detail: "Enrolling needs a photo of exactly one face; \(boxes.count) were found.",
-                faces: boxes.map { Problem.Face(box: $0.edges, detectionScore: $0.roundedScore) })
+                faces: boxes.map(Problem.Face.init))
         case .extractorBusy:
             Problem(
                 .serviceUnavailable, code: "extractor_busy", title: "Busy",

@@ -21,7 +21,8 @@ public struct Problem: Error, Sendable, Equatable {
     /// For a photo with the wrong number of faces: the faces found.
     public var faces: [Face]?
 
-    /// A face found in the photo, as face answers describe one (`FaceBoxAnswer`).
+    /// A face found in the photo, as face answers describe one (`FaceBoxAnswer` is this type).
+    /// Left, top, right, bottom in the upright photo's pixels, and the detector's score.
     public struct Face: Codable, Sendable, Equatable {
         var box: [Int]
         var detectionScore: Double

@@ -39,7 +39,7 @@ struct AdminController: Sendable {
             }
             let tenants = try await administration.list(status: status, after: cursor, limit: limit)
             let next = tenants.count == limit ? tenants.last.map { TenantCursor(createdAt: $0.createdAt, id: $0.id).token } : nil
-            return TenantPage(tenants: tenants.map { TenantAnswer($0, models: models) }, next: next)
+            return Page("tenants", tenants.map { TenantAnswer($0, models: models) }, next: next)
         }
         group.get("/tenants/{tenant}") { _, context in
             let reference = context.pathParameter("tenant") ?? ""
@@ -108,8 +108,9 @@ struct AdminController: Sendable {
                 filter.before = before
             }
             let events = try await administration.auditEvents(filter)
-            return AuditPage(
-                events: events.map(AuditEventAnswer.init), next: events.count == filter.limit ? events.last.map { String($0.id) } : nil)
+            // The next page: events before the last id of this one (`?before=`).
+            return Page(
+                "events", events.map(AuditEventAnswer.init), next: events.count == filter.limit ? events.last.map { String($0.id) } : nil)
         }
     }
 

@@ -6,15 +6,12 @@ import FaceService
 import Foundation
 import Hummingbird
 
-/// Where a face is in a photo and the detector's score, as every answer and problem names it.
-struct FaceBoxAnswer: Codable, Equatable {
-    /// Left, top, right, bottom, in the upright photo's pixels.
-    var box: [Int]
-    var detectionScore: Double
+/// Where a face is in a photo and the detector's score: one shape for answers and problems.
+typealias FaceBoxAnswer = Problem.Face
 
+extension Problem.Face {
     init(_ box: FaceBox) {
-        self.box = box.edges
-        self.detectionScore = box.roundedScore
+        self.init(box: box.edges, detectionScore: box.roundedScore)
     }
 }
 
@@ -40,17 +37,30 @@ struct PersonAnswer: ResponseEncodable {
     }
 }
 
-/// GET /v1/persons: a page, and where the next begins (null on the last).
-struct PersonPage: ResponseEncodable {
-    var persons: [PersonAnswer]
-    var next: String?
+/// A page of a list (`{"persons": […], "next": …}`): its items under their own name, and where
+/// the next page begins, null on the last (present either way, as the document says).
+struct Page<Item: Encodable & Sendable>: ResponseEncodable {
+    let name: String
+    let items: [Item]
+    let next: String?
 
-    enum CodingKeys: String, CodingKey { case persons, next }
+    init(_ name: String, _ items: [Item], next: String?) {
+        self.name = name
+        self.items = items
+        self.next = next
+    }
+
+    struct Key: CodingKey {
+        let stringValue: String
+        init(stringValue: String) { self.stringValue = stringValue }
+        var intValue: Int? { nil }
+        init?(intValue: Int) { nil }
+    }
 
     func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(persons, forKey: .persons)
-        try container.encode(next, forKey: .next)  // null, not absent
+        var container = encoder.container(keyedBy: Key.self)
+        try container.encode(items, forKey: Key(stringValue: name))
+        try container.encode(next, forKey: Key(stringValue: "next"))
     }
 }
 
@@ -102,10 +112,9 @@ struct VerifyAnswer: ResponseEncodable {
     var faces: [VerdictAnswer]?
 
     init(person: String, best: FaceRegistry.Verification, faces: [VerdictAnswer]? = nil) {
-        let verdict = VerdictAnswer(best)
-        match = verdict.match
-        score = verdict.score
-        faceId = verdict.faceId
+        match = best.match
+        score = best.score.shortestDecimal
+        faceId = best.faceID.lowercasedText
         threshold = best.threshold
         personId = person
         self.faces = faces

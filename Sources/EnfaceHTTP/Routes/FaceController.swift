@@ -47,7 +47,7 @@ struct FaceController: Sendable {
                 throw RequestError.invalidQuery(FieldError(pointer: "?after", code: "invalid_format", detail: "is not a person id"))
             }
             let persons = try await registry.persons(after: after, limit: limit, context: tenant)
-            return PersonPage(persons: persons.map(PersonAnswer.init), next: persons.count == limit ? persons.last?.id : nil)
+            return Page("persons", persons.map(PersonAnswer.init), next: persons.count == limit ? persons.last?.id : nil)
         }
         group.get("/persons/{personId}") { _, context in
             let tenant = try context.requireTenant(.facesRead)

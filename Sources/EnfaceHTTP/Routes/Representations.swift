@@ -25,20 +25,6 @@ struct TenantAnswer: ResponseEncodable {
     }
 }
 
-/// A page of tenants, and where the next begins (null on the last).
-struct TenantPage: ResponseEncodable {
-    var tenants: [TenantAnswer]
-    var next: String?
-
-    enum CodingKeys: String, CodingKey { case tenants, next }
-
-    func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(tenants, forKey: .tenants)
-        try container.encode(next, forKey: .next)
-    }
-}
-
 /// A tenant's keys, never their text.
 struct KeyList: ResponseEncodable {
     var keys: [APIKeyInfo]
@@ -98,20 +84,6 @@ struct AuditEventAnswer: Encodable {
         try container.encode(record.event.target, forKey: .target)  // null, not absent
         try container.encode(record.event.outcome.rawValue, forKey: .outcome)
         try container.encode(record.event.detail, forKey: .detail)
-    }
-}
-
-/// A page of audit events, newest first, and the id to pass as `before` for the next (null on the last).
-struct AuditPage: ResponseEncodable {
-    var events: [AuditEventAnswer]
-    var next: String?
-
-    enum CodingKeys: String, CodingKey { case events, next }
-
-    func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(events, forKey: .events)
-        try container.encode(next, forKey: .next)
     }
 }
 

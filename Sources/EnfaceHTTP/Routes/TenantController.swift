@@ -20,7 +20,7 @@ struct TenantController: Sendable {
             let limits = tenant.tenant.plan.selfServiceLimits
             return TenantOverview(
                 tenant: TenantAnswer(tenant.tenant, models: models),
-                usage: .init(today: today, requestsPerDay: perDay, requestsRemainingToday: max(0, perDay.subtractingReportingOverflow(today.requests).partialValue)),
+                usage: .init(today: today, requestsPerDay: perDay, requestsRemainingToday: max(0, perDay.saturatingSubtract(today.requests))),
                 selfService: .init(
                     settings: tenant.tenant.plan.selfServiceSettings.sorted(), maxFacesPerPerson: limits.maxFacesPerPerson,
                     searchLimitMax: limits.searchLimitMax))

@@ -11,18 +11,12 @@ public struct ChangeListener: Service {
     let notices: ChangeNotices
     let subscribers: [any ChangeSubscriber]
     let logger: Logger
-    /// Called when the connection breaks (not at shutdown).
-    let connectionLost: @Sendable () -> Void
 
-    public init(
-        endpoint: DatabaseEndpoint, notices: ChangeNotices, subscribers: [any ChangeSubscriber], logger: Logger,
-        connectionLost: @escaping @Sendable () -> Void = {}
-    ) {
+    public init(endpoint: DatabaseEndpoint, notices: ChangeNotices, subscribers: [any ChangeSubscriber], logger: Logger) {
         self.endpoint = endpoint
         self.notices = notices
         self.subscribers = subscribers
         self.logger = logger
-        self.connectionLost = connectionLost
     }
 
     public func run() async throws {
@@ -44,7 +38,6 @@ public struct ChangeListener: Service {
                 return
             } catch {
                 logger.warning("change listener lost its connection; reconnecting", metadata: ["error.type": "\(type(of: error))"])
-                connectionLost()
                 // Notices sent meanwhile are lost: nothing cached may be trusted until refreshed.
                 for subscriber in subscribers { await subscriber.resubscribed() }
             }

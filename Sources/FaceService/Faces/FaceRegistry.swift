@@ -74,6 +74,11 @@ public final class FaceRegistry: Sendable {
         models.matchThreshold(for: tenant)
     }
 
+    /// The threshold a 1:N match needs: the tenant's, or a stricter `minScore` the request asks for.
+    func searchThreshold(_ tenant: Tenant, minScore: Double?) -> Double {
+        max(threshold(tenant), minScore ?? -1)
+    }
+
     /// The model's dimension for this tenant.
     public func dimension(_ tenant: Tenant) -> Int { keys.dimension(tenant) }
 
@@ -238,7 +243,7 @@ public final class FaceRegistry: Sendable {
     ) async throws -> (matches: [Match], threshold: Double, source: Source) {
         let tenant = context.tenant
         let probe = try probe(embedding, tenant: tenant)
-        let threshold = max(threshold(tenant), minScore ?? -1)
+        let threshold = searchThreshold(tenant, minScore: minScore)
         usage.count(UsageCounts(searches: 1), tenant: tenant.id)
         if let rotation = try await loader.coldRotation(tenant) {
             let started = ContinuousClock.now
@@ -246,7 +251,7 @@ public final class FaceRegistry: Sendable {
                 try await FaceRepository.searchPersons(
                     rotatedProbe: rotation.apply(probe), minScore: threshold, limit: limit, in: $0)
             }
-            metrics.searched(.database, mode: "pgvector", scan: ContinuousClock.now - started)
+            metrics.searched(.database, mode: FaceMetrics.pgvector, scan: ContinuousClock.now - started)
             return (found.map { Match(personID: $0.person, faceID: $0.face, score: Float($0.score)) }, threshold, .database)
         }
         let (shard, rotation) = try await shard(for: tenant)

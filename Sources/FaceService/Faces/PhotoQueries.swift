@@ -35,7 +35,7 @@ extension FaceRegistry {
         faces: [FacePhotos.Face], limit: Int, minScore: Double?, context: TenantContext
     ) async throws -> (each: [FaceSearch], threshold: Double) {
         var each: [FaceSearch] = []
-        var threshold = max(threshold(context.tenant), minScore ?? -1)
+        var threshold = searchThreshold(context.tenant, minScore: minScore)
         for face in faces {
             let found = try await search(embedding: face.embedding, limit: limit, minScore: minScore, context: context)
             threshold = found.threshold

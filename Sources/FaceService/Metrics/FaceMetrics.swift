@@ -3,6 +3,7 @@
 // and nothing is bootstrapped globally.
 
 import CoreMetrics
+import FaceIndex
 import Foundation
 import Synchronization
 
@@ -10,19 +11,31 @@ public final class FaceMetrics: Sendable {
     let factory: any MetricsFactory
     /// The tenants whose shard gauges the last scrape set.
     private let reported = Mutex<Set<String>>([])
+    /// Made once: a search only counts, it looks nothing up in the registry.
+    private let searches: [FaceRegistry.Source: Counter]
+    private let scans: [String: CoreMetrics.Timer]
 
     public init(factory: any MetricsFactory = NOOPMetricsHandler.instance) {
         self.factory = factory
+        searches = Dictionary(uniqueKeysWithValues: [FaceRegistry.Source.memory, .database].map { source in
+            (source, Counter(label: "enface_searches_total", dimensions: [("source", source.rawValue)], factory: factory))
+        })
+        let modes = SearchMode.allCases.filter { $0 != .auto }.map(\.rawValue) + [Self.pgvector]
+        scans = Dictionary(uniqueKeysWithValues: modes.map { mode in
+            (mode, CoreMetrics.Timer(label: Self.scanLabel, dimensions: [("mode", mode)], factory: factory))
+        })
     }
 
     /// The histogram of one search's scan, by how it was answered.
     public static let scanLabel = "enface_search_scan_seconds"
+    /// The scan mode of a search pgvector answered while the tenant's shard loads.
+    static let pgvector = "pgvector"
 
     /// `enface_searches_total{source}` and `enface_search_scan_seconds{mode}`: a search answered
     /// from the tenant's shard (mode `fp32` or `int8`) or by pgvector while it loads (`pgvector`).
     func searched(_ source: FaceRegistry.Source, mode: String, scan: Duration) {
-        Counter(label: "enface_searches_total", dimensions: [("source", source.rawValue)], factory: factory).increment()
-        Timer(label: Self.scanLabel, dimensions: [("mode", mode)], factory: factory).recordNanoseconds(scan.nanoseconds)
+        searches[source]?.increment()
+        scans[mode]?.recordNanoseconds(scan.nanoseconds)
     }
 
     /// `enface_index_faces{tenant}` and `enface_index_bytes{tenant}` for each shard in memory,

@@ -41,12 +41,13 @@ public struct UsageDay: Sendable, Codable, Equatable {
 }
 
 extension Int64 {
-    func saturatingAdd(_ other: Int64) -> Int64 {
+    /// Sums and differences of counts that come back from the database: clamped, never a trap.
+    public func saturatingAdd(_ other: Int64) -> Int64 {
         let (sum, overflow) = addingReportingOverflow(other)
         return overflow ? (other > 0 ? .max : .min) : sum
     }
 
-    func saturatingSubtract(_ other: Int64) -> Int64 {
+    public func saturatingSubtract(_ other: Int64) -> Int64 {
         let (difference, overflow) = subtractingReportingOverflow(other)
         return overflow ? (other < 0 ? .max : .min) : difference
     }
