@@ -28,12 +28,11 @@ struct CoherenceTests {
         // B holds the tenant's shard (empty) before A writes.
         #expect(try await persons(b, alice) == [])
 
-        let (enrolled, _) = try await a.request(.post, "/v1/persons/alice/faces", headers: key, body: Node.json(alice))
-        #expect(enrolled == .created)
+        #expect(try await a.client.call(.post, "/v1/persons/alice/faces", headers: key, body: Node.json(alice)).status == .created)
         try await poll(timeout: .seconds(2), "B to find what A enrolled") {
             try await persons(b, alice) == ["alice"] ? true : nil
         }
-        #expect(try await a.request(.delete, "/v1/persons/alice", headers: key).0 == .noContent)
+        #expect(try await a.client.call(.delete, "/v1/persons/alice", headers: key).status == .noContent)
         try await poll(timeout: .seconds(2), "B to lose what A deleted") {
             try await persons(b, alice) == [] ? true : nil
         }
@@ -48,7 +47,7 @@ struct CoherenceTests {
             ).collect().first!.decode(Int.self)
         }
         #expect(cut == 2)
-        #expect(try await a.request(.post, "/v1/persons/bob/faces", headers: key, body: Node.json(bob)).0 == .created)
+        #expect(try await a.client.call(.post, "/v1/persons/bob/faces", headers: key, body: Node.json(bob)).status == .created)
         try await poll(timeout: .seconds(15), "B to converge after losing its listener") {
             try await persons(b, bob) == ["bob"] ? true : nil
         }
@@ -73,7 +72,7 @@ struct CoherenceTests {
             let started = ContinuousClock.now
             #expect(changed.code < 300, "the change through A answered \(changed)")
             try await poll(timeout: .seconds(5), interval: .milliseconds(10), "B to answer \(status)") {
-                try await b.request(.post, "/v1/search", headers: headers, body: Node.json(Node.embedding(3))).0 == status ? true : nil
+                try await b.client.call(.post, "/v1/search", headers: headers, body: Node.json(Node.embedding(3))).status == status ? true : nil
             }
             return ContinuousClock.now - started
         }
@@ -87,14 +86,14 @@ struct CoherenceTests {
         var revocations: [Duration] = []
         for round in 0..<3 {
             // A second key, used on B so that B caches it (and its tenant), then revoked through A.
-            let (created, answer) = try await a.request(
-                .post, "/admin/v1/tenants/\(tenant)/keys", headers: Node.operatorHeaders, body: #"{"name":"kiosk-\#(round)","scopes":["search"]}"#)
-            try #require(created == .created)
-            let kioskID = try #require((answer["key"] as? [String: Any])?["id"] as? String)
-            let kiosk: HTTPFields = [.init("X-API-Key")!: try #require(answer["apiKey"] as? String)]
+            let created = try await a.client.admin(
+                .post, "/tenants/\(tenant)/keys", json: ["name": .string("kiosk-\(round)"), "scopes": ["search"]])
+            try #require(created.status == .created)
+            let kioskID = try #require(created["key"]?["id"]?.stringValue)
+            let kiosk: HTTPFields = [EnfaceClient.apiKey: try #require(created["apiKey"]?.stringValue)]
             #expect(try await b.persons(matching: Node.embedding(3), headers: kiosk).isEmpty)
             revocations.append(try await delay(until: .unauthorized, headers: kiosk) {
-                try await a.request(.delete, "/admin/v1/tenants/\(tenant)/keys/\(kioskID)", headers: Node.operatorHeaders).0
+                try await a.client.admin(.delete, "/tenants/\(tenant)/keys/\(kioskID)").status
             })
         }
         expectPrompt("a revoked key", revocations)
@@ -104,10 +103,10 @@ struct CoherenceTests {
         for _ in 0..<3 {
             #expect(try await b.persons(matching: Node.embedding(3), headers: key).isEmpty)
             suspensions.append(try await delay(until: .forbidden, headers: key) {
-                try await a.request(.post, "/admin/v1/tenants/\(tenant)/suspend", headers: Node.operatorHeaders).0
+                try await a.client.admin(.post, "/tenants/\(tenant)/suspend").status
             })
             reactivations.append(try await delay(until: .ok, headers: key) {
-                try await a.request(.post, "/admin/v1/tenants/\(tenant)/reactivate", headers: Node.operatorHeaders).0
+                try await a.client.admin(.post, "/tenants/\(tenant)/reactivate").status
             })
         }
         expectPrompt("a suspended tenant", suspensions)

@@ -28,10 +28,10 @@ struct DurabilityTests {
                     for index in 0..<1_000 {
                         let person = "w\(worker)-\(index)"
                         let seed = worker * 1_000 + index
-                        guard let (status, _) = try? await node.request(
+                        guard let enrolled = try? await node.client.call(
                             .post, "/v1/persons/\(person)/faces", headers: keyHeaders, body: Node.json(Node.embedding(seed)))
                         else { return }
-                        if status == .created { await acknowledged.append(person, seed) } else { return }
+                        if enrolled.status == .created { await acknowledged.append(person, seed) } else { return }
                     }
                 }
             }

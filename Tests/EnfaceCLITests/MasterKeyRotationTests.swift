@@ -33,7 +33,7 @@ struct MasterKeyRotationTests {
             }
         }
         _ = try await node.createTenant("bystander")
-        #expect(try await node.request(.post, "/v1/persons/alice/faces", headers: key, body: Node.json(alice)).0 == .created)
+        #expect(try await node.client.call(.post, "/v1/persons/alice/faces", headers: key, body: Node.json(alice)).status == .created)
         let oldKey = try String(contentsOf: keyFile, encoding: .utf8)
         let sealedBefore = try await sealedDigest()
 
@@ -84,9 +84,9 @@ struct MasterKeyRotationTests {
         let restarted = try await Node.start(environment)
         let best = try await restarted.persons(matching: alice, headers: key).first
         #expect(best?.person == "alice" && abs((best?.score ?? 0) - 1) < 1e-5)
-        #expect(try await restarted.request(.post, "/v1/persons/bob/faces", headers: key, body: Node.json(bob)).0 == .created)
-        let (_, events) = try await restarted.request(.get, "/admin/v1/audit?action=master_key.rotate", headers: Node.operatorHeaders)
-        #expect((events["events"] as? [[String: Any]])?.count == 1)
+        #expect(try await restarted.client.call(.post, "/v1/persons/bob/faces", headers: key, body: Node.json(bob)).status == .created)
+        let events = try await restarted.client.admin(.get, "/audit?action=master_key.rotate")
+        #expect(events["events"]?.arrayValue?.count == 1)
         try await restarted.stop()
         let verified = try await enface("audit", "verify")
         #expect(verified.status == 0 && verified.output.contains("ok:"), "\(verified.output)")

@@ -19,7 +19,7 @@ struct MemoryChurnTests {
     }
 
     static func memory(_ node: Node) async throws -> Memory {
-        let text = try await node.text("/metrics", headers: Node.operatorHeaders)
+        let text = try await node.client.call(.get, "/metrics", headers: node.client.operatorHeaders).body
         func gauge(_ name: String) throws -> Double {
             let line = text.split(separator: "\n").first { $0.hasPrefix(name + " ") }
             return try #require(line.flatMap { Double($0.split(separator: " ")[1]) }, "no \(name) in /metrics")
@@ -42,11 +42,11 @@ struct MemoryChurnTests {
                         let index = await next.take()
                         guard index < start + min(cycles, 1_000_000) else { return }
                         let person = "churn-\(index)@visitors.example.com"
-                        let (enrolled, answer) = try await node.request(
+                        let enrolled = try await node.client.call(
                             .post, "/v1/persons/\(person)/faces", headers: headers, body: Node.json(Node.embedding(index)))
-                        try #require(enrolled == .created, "\(answer)")
-                        let (deleted, _) = try await node.request(.delete, "/v1/persons/\(person)", headers: headers)
-                        try #require(deleted == .noContent)
+                        try #require(enrolled.status == .created, "\(enrolled.body)")
+                        let deleted = try await node.client.call(.delete, "/v1/persons/\(person)", headers: headers)
+                        try #require(deleted.status == .noContent)
                     }
                 }
             }
@@ -64,7 +64,7 @@ struct MemoryChurnTests {
             "ENFACE_DATABASE_POOL_SIZE": "3",
         ])
         let (_, headers) = try await node.createTenant(
-            "churn", quotas: #"{"requestsPerMinute":1000000,"requestsPerDay":100000000}"#)
+            "churn", quotas: ["requestsPerMinute": 1_000_000, "requestsPerDay": 100_000_000])
         // The shard in memory, then a warm-up long enough for every timer the database pool keeps
         // (its idle timeout is 60 s) to come and go at this rate: the steady state.
         _ = try await node.persons(matching: Node.embedding(0), headers: headers)

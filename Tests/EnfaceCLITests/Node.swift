@@ -4,14 +4,12 @@
 import Crypto
 import Foundation
 import HTTPTypes
-import HummingbirdTesting
-import NIOCore
 import TestSupport
 import Testing
+import WireFormats
 
 struct Node {
     static let operatorToken = "cli-tests-operator-token"
-    static let operatorHeaders: HTTPFields = [.authorization: "Bearer \(operatorToken)"]
 
     let process: EnfaceProcess
     let port: Int
@@ -49,46 +47,24 @@ struct Node {
         _ = try await process.waitForExit(timeout: .seconds(60))
     }
 
-    func request(
-        _ method: HTTPRequest.Method, _ path: String, headers: HTTPFields = [:], body: String? = nil,
-        sourceLocation: SourceLocation = #_sourceLocation
-    ) async throws -> (HTTPResponse.Status, [String: Any]) {
-        try await TestClient.withClient(host: "127.0.0.1", port: port, configuration: .init(timeout: .seconds(60))) { client in
-            var headers = headers
-            if body != nil { headers[.contentType] = "application/json" }
-            let response = try await client.execute(
-                .init(path, method: method, authority: "127.0.0.1", headers: headers, body: body.map { ByteBuffer(string: $0) }),
-                heldTo: .served, sourceLocation: sourceLocation)
-            let json = response.body.flatMap { try? JSONSerialization.jsonObject(with: Data(buffer: $0)) as? [String: Any] } ?? [:]
-            return (response.status, json)
-        }
-    }
-
-    /// A GET's body as text (for what is not JSON, such as /metrics).
-    func text(_ path: String, headers: HTTPFields = [:]) async throws -> String {
-        try await TestClient.withClient(host: "127.0.0.1", port: port, configuration: .init(timeout: .seconds(60))) { client in
-            let response = try await client.execute(.init(path, method: .get, authority: "127.0.0.1", headers: headers), heldTo: .served)
-            return response.body.map { String(buffer: $0) } ?? ""
-        }
-    }
+    /// The tests' one client, speaking to this node.
+    var client: EnfaceClient { EnfaceClient(port: port, operatorToken: Self.operatorToken) }
 
     /// An active tenant made through the operator plane: its id and the API-key header.
-    func createTenant(_ slug: String, quotas: String = #"{"requestsPerMinute":100000}"#) async throws -> (id: String, headers: HTTPFields) {
-        let (created, tenant) = try await request(
-            .post, "/admin/v1/tenants", headers: Self.operatorHeaders, body: #"{"name":"\#(slug)","slug":"\#(slug)","quotas":\#(quotas)}"#)
-        try #require(created == .created, "\(tenant)")
-        let key = try #require(tenant["apiKey"] as? String)
-        let id = try #require((tenant["tenant"] as? [String: Any])?["id"] as? String)
-        let (activated, _) = try await request(.post, "/admin/v1/tenants/\(id)/activate", headers: Self.operatorHeaders)
-        try #require(activated == .ok)
-        return (id, [.init("X-API-Key")!: key])
+    func createTenant(_ slug: String, quotas: JSONValue = ["requestsPerMinute": 100_000]) async throws -> (id: String, headers: HTTPFields) {
+        let tenant = try await client.createTenant(slug, quotas: quotas)
+        return (tenant.id, tenant.headers)
     }
 
     /// The persons a search for `vector` finds, best first.
-    func persons(matching vector: [Float], headers: HTTPFields) async throws -> [(person: String, score: Double)] {
-        let (status, answer) = try await request(.post, "/v1/search", headers: headers, body: Self.json(vector))
-        try #require(status == .ok, "\(answer)")
-        return (answer["matches"] as? [[String: Any]] ?? []).map { ($0["personId"] as? String ?? "", $0["score"] as? Double ?? 0) }
+    func persons(
+        matching vector: [Float], headers: HTTPFields, sourceLocation: SourceLocation = #_sourceLocation
+    ) async throws -> [(person: String, score: Double)] {
+        let found = try await client.call(.post, "/v1/search", headers: headers, body: Self.json(vector), sourceLocation: sourceLocation)
+        try #require(found.status == .ok, "\(found.body)", sourceLocation: sourceLocation)
+        return (found["matches"]?.arrayValue ?? []).map {
+            ($0["personId"]?.stringValue ?? "", $0["score"]?.numberValue ?? 0)
+        }
     }
 
     static func embedding(_ seed: Int) -> [Float] {

@@ -7,6 +7,7 @@ import PostgresNIO
 import Storage
 import TestSupport
 import Testing
+import WireFormats
 
 /// Runs `enface` as an operator would, against the enclosing suite's scratch database.
 enum OperatorCLI {
@@ -22,12 +23,11 @@ enum OperatorCLI {
 
     /// The JSON the command printed on standard output (logs go to standard error, which
     /// EnfaceProcess captures too: they are JSON lines that start with `{"ts"`).
-    static func json(_ output: String) throws -> [String: Any] {
+    static func json(_ output: String) throws -> JSONValue {
         let start = try #require(output.range(of: "{\n"))
         let text = output[start.lowerBound...]
         let end = try #require(text.range(of: "\n}", options: .backwards))
-        let data = Data(text[..<end.upperBound].utf8)
-        return try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        return try #require(JSONValue.parse(Array(text[..<end.upperBound].utf8)), "not JSON: \(text)")
     }
 }
 
@@ -37,27 +37,28 @@ struct OperatorCommandTests {
         let created = try await OperatorCLI.enface("tenant", "create", "--slug", "cli-acme", "--name", "Acme", "--plan", "pro")
         #expect(created.status == 0, "\(created.output)")
         let body = try OperatorCLI.json(created.output)
-        let key = try #require(body["apiKey"] as? String)
+        let key = try #require(body["apiKey"]?.stringValue)
         #expect(key.hasPrefix("efk_") && key.count == 47)
-        let tenant = try #require(body["tenant"] as? [String: Any])
-        #expect(tenant["status"] as? String == "pending" && tenant["plan"] as? String == "pro")
+        let tenant = try #require(body["tenant"])
+        #expect(tenant["status"] == "pending" && tenant["plan"] == "pro")
 
         #expect(try await OperatorCLI.enface("tenant", "activate", "cli-acme").status == 0)
         let refused = try await OperatorCLI.enface("tenant", "activate", "cli-acme")
         #expect(refused.status != 0 && refused.output.contains("cannot become active"))
         #expect(try await OperatorCLI.enface("tenant", "suspend", "cli-acme", "--reason", "audit").status == 0)
         let shown = try OperatorCLI.json(try await OperatorCLI.enface("tenant", "show", "cli-acme").output)
-        #expect(shown["status"] as? String == "suspended" && shown["suspendReason"] as? String == "audit")
+        #expect(shown["status"] == "suspended" && shown["suspendReason"] == "audit")
         #expect(try await OperatorCLI.enface("tenant", "reactivate", "cli-acme").status == 0)
         let listed = try await OperatorCLI.enface("tenant", "list", "--status", "active")
         #expect(listed.output.contains("cli-acme") && listed.output.contains("active"))
 
         let made = try await OperatorCLI.enface("key", "create", "cli-acme", "--name", "ci", "--scope", "search", "--scope", "verify")
         let madeKey = try OperatorCLI.json(made.output)
-        let keyID = try #require((madeKey["key"] as? [String: Any])?["id"] as? String)
-        #expect((madeKey["key"] as? [String: Any])?["scopes"] as? [String] == ["search", "verify"])
+        let keyID = try #require(madeKey["key"]?["id"]?.stringValue)
+        #expect(madeKey["key"]?["scopes"] == ["search", "verify"])
         let keys = try await OperatorCLI.enface("key", "list", "cli-acme")
-        #expect(keys.output.contains(keyID) && !keys.output.contains(key) && !keys.output.contains(madeKey["apiKey"] as! String))
+        let madeSecret = try #require(madeKey["apiKey"]?.stringValue)
+        #expect(keys.output.contains(keyID) && !keys.output.contains(key) && !keys.output.contains(madeSecret))
         let revoked = try await OperatorCLI.enface("key", "revoke", "cli-acme", keyID)
         #expect(revoked.status == 0 && revoked.output.contains("revoked \(keyID)"), "\(revoked.output)")
         #expect(try await OperatorCLI.enface("key", "revoke", "cli-acme", keyID).output.contains("no such key"))
@@ -83,7 +84,7 @@ struct AuditVerifyTests {
         #expect(clean.status == 0 && clean.output.contains("ok: 6 events in 2 chains"), "\(clean.output)")
 
         // The owner (who could do anything) rewrites history: one event of audit-b's chain.
-        let tenantB = try #require(try OperatorCLI.json(try await OperatorCLI.enface("tenant", "show", "audit-b").output)["id"] as? String)
+        let tenantB = try #require(try OperatorCLI.json(try await OperatorCLI.enface("tenant", "show", "audit-b").output)["id"]?.stringValue)
         let database = try ScratchDatabase.required()
         let altered = try await database.withConnection(.owner) { connection in
             try await connection.query("SELECT set_config('app.tenant_id', \(tenantB), false)", logger: TestEnvironment.logger)
@@ -126,11 +127,11 @@ struct ProvisioningTests {
         let keyLines = first.output.split(separator: "\n").filter { $0.hasPrefix("key ") }
         #expect(keyLines.count == 3 && keyLines.allSatisfy { $0.contains(" efk_") })
         // Created suspended: through active, as the lifecycle asks.
-        #expect(try OperatorCLI.json(try await OperatorCLI.enface("tenant", "show", "prov-paused").output)["status"] as? String == "suspended")
+        #expect(try OperatorCLI.json(try await OperatorCLI.enface("tenant", "show", "prov-paused").output)["status"] == "suspended")
         let one = try OperatorCLI.json(try await OperatorCLI.enface("tenant", "show", "prov-one").output)
-        #expect(one["status"] as? String == "active")
-        #expect((one["settings"] as? [String: Any])?["matchThreshold"] as? Double == 0.42)
-        #expect((one["quotas"] as? [String: Any])?["requestsPerMinute"] as? Int == 1200)
+        #expect(one["status"] == "active")
+        #expect(one["settings"]?["matchThreshold"] == 0.42)
+        #expect(one["quotas"]?["requestsPerMinute"] == 1200)
 
         let again = try await OperatorCLI.enface("tenant", "apply", "--file", file)
         #expect(again.status == 0)
@@ -148,7 +149,7 @@ struct ProvisioningTests {
         // Each changed field, before → after.
         #expect(update.output.contains("settings.matchThreshold: 0.42 → 0.5"), "\(update.output)")
         #expect(update.output.contains(#"status: "active" → "suspended""#), "\(update.output)")
-        #expect(try OperatorCLI.json(try await OperatorCLI.enface("tenant", "show", "prov-one").output)["status"] as? String == "suspended")
+        #expect(try OperatorCLI.json(try await OperatorCLI.enface("tenant", "show", "prov-one").output)["status"] == "suspended")
 
         // An invalid file: every error with its pointer, and nothing applied, not even the valid part.
         try directory.write("bad.json", """
@@ -189,16 +190,16 @@ struct ProvisioningTests {
         // An active tenant is never deleted in one step: --prune suspends it and says how to delete it.
         let pruned = try await OperatorCLI.enface("tenant", "apply", "--file", one2, "--prune")
         #expect(pruned.output.contains("suspend prov-two: active: suspended, not deleted"), "\(pruned.output)")
-        #expect(try OperatorCLI.json(try await OperatorCLI.enface("tenant", "show", "prov-two").output)["status"] as? String == "suspended")
+        #expect(try OperatorCLI.json(try await OperatorCLI.enface("tenant", "show", "prov-two").output)["status"] == "suspended")
         // Suspended, it is deleted by the next --prune; or by a file that says so.
         let again2 = try await OperatorCLI.enface("tenant", "apply", "--file", one2, "--prune")
         #expect(again2.output.contains("delete prov-two"), "\(again2.output)")
-        #expect(try OperatorCLI.json(try await OperatorCLI.enface("tenant", "show", "prov-two").output)["status"] as? String == "deleted")
+        #expect(try OperatorCLI.json(try await OperatorCLI.enface("tenant", "show", "prov-two").output)["status"] == "deleted")
         try directory.write("gone.json", """
             {"tenants": [{"slug": "prov-one", "name": "One", "status": "deleted"}]}
             """)
         let gone = try await OperatorCLI.enface("tenant", "apply", "--file", directory.url.appendingPathComponent("gone.json").path)
         #expect(gone.status == 0 && gone.output.contains("update prov-one"), "\(gone.output)")
-        #expect(try OperatorCLI.json(try await OperatorCLI.enface("tenant", "show", "prov-one").output)["status"] as? String == "deleted")
+        #expect(try OperatorCLI.json(try await OperatorCLI.enface("tenant", "show", "prov-one").output)["status"] == "deleted")
     }
 }

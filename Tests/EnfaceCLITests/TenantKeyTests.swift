@@ -36,7 +36,7 @@ struct TenantKeyTests {
         let (id, key) = try await node.createTenant("rekeyed")
         let tenant = try #require(UUID(uuidString: id))
         for (person, seed) in [("alice", 31), ("bob", 32)] {
-            #expect(try await node.request(.post, "/v1/persons/\(person)/faces", headers: key, body: Node.json(Node.embedding(seed))).0 == .created)
+            #expect(try await node.client.call(.post, "/v1/persons/\(person)/faces", headers: key, body: Node.json(Node.embedding(seed))).status == .created)
         }
         #expect(try await node.persons(matching: Node.embedding(31), headers: key).first?.person == "alice")
         let before = (
@@ -55,7 +55,7 @@ struct TenantKeyTests {
             let best = try await node.persons(matching: Node.embedding(31), headers: key).first
             return best?.person == "alice" && abs((best?.score ?? 0) - 1) < 1e-5 ? true : nil
         }
-        #expect(try await node.request(.post, "/v1/persons/carol/faces", headers: key, body: Node.json(Node.embedding(33))).0 == .created)
+        #expect(try await node.client.call(.post, "/v1/persons/carol/faces", headers: key, body: Node.json(Node.embedding(33))).status == .created)
         #expect(try await node.persons(matching: Node.embedding(33), headers: key).first?.person == "carol")
         let verified = try await Self.enface("audit", "verify")
         #expect(verified.status == 0, "\(verified.output)")

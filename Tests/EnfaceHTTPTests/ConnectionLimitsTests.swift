@@ -11,7 +11,7 @@ import TestSupport
 struct ConnectionLimitsTests {
     @Test func fourHundredHalfSentRequestsNeitherSlowANewClientNorStayOpen() async throws {
         try await LiveService.run(["ENFACE_HTTP_IDLE_TIMEOUT_SECONDS": "3"]) { enface in
-            let port = try #require(enface.client.port)
+            let port = try #require(enface.port)
             // 400 clients each send half a request head and then nothing.
             let stalled = try (0..<400).map { index in
                 let connection = try RawConnection(port: port)

@@ -10,7 +10,7 @@ import WireFormats
 @Suite(.scratchDatabase)
 struct HostileInputTests {
     /// The server still answers: nothing above killed it.
-    static func expectAlive(_ enface: LiveService, sourceLocation: SourceLocation = #_sourceLocation) async throws {
+    static func expectAlive(_ enface: EnfaceClient, sourceLocation: SourceLocation = #_sourceLocation) async throws {
         #expect(try await enface.call(.get, "/healthz").status == .ok, sourceLocation: sourceLocation)
     }
 
@@ -50,7 +50,7 @@ struct HostileInputTests {
             // On the operator plane too: which slug would a tenant get?
             let slug = "dup-\(UUID().uuidString.prefix(6).lowercased())"
             let created = try await enface.call(
-                .post, "/admin/v1/tenants", headers: [.authorization: "Bearer \(TestConfiguration.operatorToken)"],
+                .post, "/admin/v1/tenants", headers: enface.operatorHeaders,
                 body: #"{"name":"x","slug":"\#(slug)-a","slug":"\#(slug)-b"}"#)
             #expect(created.status == .badRequest && created.code == "duplicate_key", "\(created.body)")
         }

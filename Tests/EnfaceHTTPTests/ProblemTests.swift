@@ -57,7 +57,7 @@ import TestSupport
             #expect(answer.contains(#""code":"header_too_large""#))
             // 8 KB is a long key, not a malformed request: the usual 401.
             let long = try await client.execute(
-                uri: "/v1/tenant", method: .get, headers: [.init("X-API-Key")!: "efk_" + String(repeating: "A", count: 8_192)])
+                uri: "/v1/tenant", method: .get, headers: [EnfaceClient.apiKey: "efk_" + String(repeating: "A", count: 8_192)])
             let problem = try ProblemBody(long)
             #expect(long.status == .unauthorized && problem.code == "unauthenticated")
         }

@@ -9,8 +9,11 @@ public func fuzzMultipartForm(_ start: UnsafeRawPointer?, _ count: Int) -> CInt 
     let newline = bytes.firstIndex(of: 10) ?? bytes.endIndex
     let contentType = String(decoding: bytes[..<newline], as: UTF8.self)
     let body = newline < bytes.endIndex ? bytes[(newline + 1)...] : []
-    if let form = MultipartForm.parse(body, contentType: contentType), form.objectValue == nil {
-        fatalError("a form must read as an object")
+    if let form = MultipartForm.parse(body, contentType: contentType) {
+        if !Set(form.fields.keys).isDisjoint(with: form.files.keys) { fatalError("a name is both a field and a file") }
+        var reader = FieldReader(form, allowed: ["image", "limit"])
+        _ = reader.integer("limit", in: 1...100)
+        _ = reader.file("image")
     }
     return 0
 }

@@ -1,4 +1,4 @@
-// Reading a JSON body: the right media type, within the size limit, valid JSON.
+// Reading a body: the right media type, within the size limit, valid JSON or a valid form.
 
 import Foundation
 import Hummingbird
@@ -8,26 +8,39 @@ import WireFormats
 
 extension Request {
     /// The body as JSON. 415 unless the media type is JSON; 413 past `context.bodyLimit`
-    /// (reading stops there); 400 for malformed JSON. An empty body is `empty` when given. With
-    /// `forms`, a multipart/form-data body is read into the same object (see `MultipartForm`).
-    func json(context: EnfaceRequestContext, empty: JSONValue? = nil, forms: Bool = false) async throws -> JSONValue {
+    /// (reading stops there); 400 for malformed JSON. An empty body is `empty` when given.
+    func json(context: EnfaceRequestContext, empty: JSONValue? = nil) async throws -> JSONValue {
+        let buffer = try await collectBody(context: context)
+        if buffer.readableBytes == 0, let empty { return empty }
+        return try Self.json(buffer, contentType: headers[.contentType])
+    }
+
+    /// A reader over the body's fields: a JSON object, or a multipart/form-data form whose file
+    /// parts the reader hands out as bytes (see `MultipartForm`). The same 413, 415 and 400s as
+    /// `json`, and 400 for a malformed form.
+    func fields(context: EnfaceRequestContext, allowed: Set<String>) async throws -> FieldReader {
+        let buffer = try await collectBody(context: context)
+        if let type = headers[.contentType], type.lowercased().hasPrefix("multipart/form-data") {
+            guard let form = MultipartForm.parse(buffer.readableBytesView, contentType: type) else { throw RequestError.malformedForm }
+            return FieldReader(form, allowed: allowed)
+        }
+        return FieldReader(try Self.json(buffer, contentType: headers[.contentType]), allowed: allowed)
+    }
+
+    private func collectBody(context: EnfaceRequestContext) async throws -> ByteBuffer {
         let limit = context.bodyLimit
         if let length = headers[.contentLength].flatMap(Int.init), length > limit {
             throw RequestError.payloadTooLarge(limit: limit)
         }
-        let buffer: ByteBuffer
         do {
-            buffer = try await body.collect(upTo: limit)
+            return try await body.collect(upTo: limit)
         } catch {
             throw RequestError.payloadTooLarge(limit: limit)
         }
-        if buffer.readableBytes == 0, let empty { return empty }
-        if forms, let type = headers[.contentType], type.lowercased().hasPrefix("multipart/form-data") {
-            guard let form = MultipartForm.parse(buffer.readableBytesView, contentType: type) else { throw RequestError.malformedForm }
-            return form
-        }
-        guard let type = headers[.contentType]?.lowercased(),
-              type.hasPrefix("application/json") || type.contains("+json")
+    }
+
+    private static func json(_ buffer: ByteBuffer, contentType: String?) throws -> JSONValue {
+        guard let type = contentType?.lowercased(), type.hasPrefix("application/json") || type.contains("+json")
         else { throw RequestError.unsupportedMediaType }
         do {
             return try JSONParser.parse(buffer.readableBytesView)

@@ -15,7 +15,8 @@ struct AdminController: Sendable {
         group.post("/tenants") { request, context in
             let created = try await administration.create(try await request.json(context: context), by: actor(context))
             return EditedResponse(
-                status: .created, headers: [.cacheControl: "no-store"],
+                status: .created,
+                headers: [.cacheControl: "no-store", .location: "/admin/v1/tenants/\(created.tenant.id.lowercasedText)"],
                 response: CreatedTenantAnswer(
                     tenant: TenantAnswer(created.tenant, models: models), apiKey: created.key.text,
                     key: .init(id: created.keyID.lowercasedText, prefix: created.key.prefix)))

@@ -17,8 +17,7 @@ struct FaceController: Sendable {
         group.post("/persons/{personId}/faces") { request, context in
             let tenant = try context.requireTenant(.facesWrite)
             let personID = try context.personID()
-            var reader = FieldReader(
-                try await request.json(context: context, forms: true), allowed: ["embedding", "embeddingBase64", "image"])
+            var reader = try await request.fields(context: context, allowed: ["embedding", "embeddingBase64", "image"])
             let probe = ProbeField.read(&reader)
             try reader.check()
             let embedding: [Float]
@@ -33,7 +32,7 @@ struct FaceController: Sendable {
             }
             let enrolled = try await registry.enroll(person: personID, embedding: embedding, context: tenant)
             return EditedResponse(
-                status: .created,
+                status: .created, headers: [.location: "/v1/persons/\(EnfaceRequestContext.pathSegment(personID))"],
                 response: EnrollAnswer(
                     faceId: enrolled.faceID.lowercasedText, personId: enrolled.personID, faceCount: enrolled.faceCount,
                     face: box.map(FaceBoxAnswer.init)))
@@ -67,8 +66,7 @@ struct FaceController: Sendable {
         }
         group.post("/verify") { request, context in
             let tenant = try context.requireTenant(.verify)
-            var reader = FieldReader(
-                try await request.json(context: context, forms: true), allowed: ["personId", "embedding", "embeddingBase64", "image"])
+            var reader = try await request.fields(context: context, allowed: ["personId", "embedding", "embeddingBase64", "image"])
             let personID = reader.string("personId", required: true)
             if let personID, !PersonID.isValid(personID) { reader.fail("personId", "invalid_format", PersonID.rule) }
             let probe = ProbeField.read(&reader)
@@ -89,9 +87,7 @@ struct FaceController: Sendable {
         group.post("/search") { request, context in
             let tenant = try context.requireTenant(.search)
             let most = max(1, tenant.tenant.settings.searchLimitMax)
-            var reader = FieldReader(
-                try await request.json(context: context, forms: true),
-                allowed: ["embedding", "embeddingBase64", "image", "limit", "minScore"])
+            var reader = try await request.fields(context: context, allowed: ["embedding", "embeddingBase64", "image", "limit", "minScore"])
             let probe = ProbeField.read(&reader)
             let limit = reader.integer("limit", in: 1...most) ?? min(10, most)
             let minScore = reader.number("minScore", in: -1...1)
@@ -114,7 +110,7 @@ struct FaceController: Sendable {
         }
         group.post("/compare") { request, context in
             let tenant = try context.requireTenant(.verify)
-            var reader = FieldReader(try await request.json(context: context, forms: true), allowed: ["a", "b", "imageA", "imageB"])
+            var reader = try await request.fields(context: context, allowed: ["a", "b", "imageA", "imageB"])
             let a = ProbeField.read(&reader, embedding: "a", base64: nil, image: "imageA")
             let b = ProbeField.read(&reader, embedding: "b", base64: nil, image: "imageB")
             try reader.check()
@@ -181,14 +177,15 @@ enum ProbeField {
     static func read(
         _ reader: inout FieldReader, embedding: String = "embedding", base64: String? = "embeddingBase64", image: String = "image"
     ) -> Probe? {
-        guard let value = reader.value(image) else {
+        guard reader.contains(image) else {
             return EmbeddingField.read(&reader, field: embedding, base64Field: base64).map(Probe.embedding)
         }
-        if reader.value(embedding) != nil || base64.flatMap({ reader.value($0) }) != nil {
+        if reader.contains(embedding) || base64.map({ reader.contains($0) }) == true {
             reader.fail(image, "not_allowed", "send \(embedding) or \(image), not both")
             return nil
         }
-        guard case .string(let text) = value, let data = Data(base64Encoded: text) else {
+        if let bytes = reader.file(image) { return .image(bytes) }
+        guard case .string(let text) = reader.value(image), let data = Data(base64Encoded: text) else {
             reader.fail(image, "invalid_format", "must be base64 of a JPEG or PNG")
             return nil
         }

@@ -153,14 +153,20 @@ struct Query {
     subscript(_ name: String) -> String? { parameters[name] }
 }
 
-import Hummingbird
-
 extension EnfaceRequestContext {
     /// A path segment as the client meant it: percent-decoded (a client library that encodes `@`
     /// sends `a%40b.example`), or nil when the segment is missing or its encoding is broken.
     func pathParameter(_ name: String) -> String? {
         parameters.get(name)?.removingPercentEncoding
     }
+
+    /// `value` as one path segment of a link: every byte but RFC 3986's unreserved characters
+    /// percent-encoded, so what `pathParameter` reads back is `value` again.
+    static func pathSegment(_ value: String) -> String {
+        value.addingPercentEncoding(withAllowedCharacters: unreserved) ?? value
+    }
+
+    private static let unreserved = CharacterSet(charactersIn: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
 
     /// A path parameter that must be a UUID; anything else names nothing, so it is a 404.
     func uuid(_ name: String, notFound: TenancyError = .tenantNotFound) throws -> UUID {

@@ -35,22 +35,30 @@ public struct ValidationFailure: Error, Sendable, Equatable {
 }
 
 /// Reads an object field by field, collecting every error rather than stopping at the first.
+/// A form's file parts sit beside the object (`files`), read only by `file(_:)`.
 public struct FieldReader {
     public let object: [String: JSONValue]
+    public let files: [String: [UInt8]]
     public let pointer: String
     public private(set) var errors: [FieldError] = []
 
-    public init(_ value: JSONValue, pointer: String = "", allowed: Set<String>) {
+    public init(_ value: JSONValue, files: [String: [UInt8]] = [:], pointer: String = "", allowed: Set<String>) {
         self.pointer = pointer
+        self.files = files
         guard case .object(let object) = value else {
             self.object = [:]
             errors.append(FieldError(pointer: pointer.isEmpty ? "/" : pointer, code: "wrong_type", detail: "must be an object"))
             return
         }
         self.object = object
-        for key in object.keys.sorted() where !allowed.contains(key) {
+        for key in Set(object.keys).union(files.keys).sorted() where !allowed.contains(key) {
             errors.append(FieldError(pointer: FieldError.pointer(pointer, key), code: "unknown_field", detail: "is not a known field"))
         }
+    }
+
+    /// A form's fields and files, read as one.
+    public init(_ form: MultipartForm, allowed: Set<String>) {
+        self.init(.object(form.fields), files: form.files, allowed: allowed)
     }
 
     public mutating func fail(_ key: String, _ code: String, _ detail: String) {
@@ -61,7 +69,11 @@ public struct FieldReader {
         errors += more
     }
 
-    public func contains(_ key: String) -> Bool { object[key] != nil }
+    /// Whether a field is given (and not null) or a file is.
+    public func contains(_ key: String) -> Bool { (object[key] ?? .null) != .null || files[key] != nil }
+
+    /// The bytes of a form's file part.
+    public func file(_ key: String) -> [UInt8]? { files[key] }
 
     public mutating func string(_ key: String, required: Bool = false, lengths: ClosedRange<Int>? = nil) -> String? {
         guard let value = present(key, required: required) else { return nil }
@@ -116,6 +128,10 @@ public struct FieldReader {
     }
 
     private mutating func present(_ key: String, required: Bool) -> JSONValue? {
+        if files[key] != nil {
+            fail(key, "wrong_type", "must be a text field, not a file")
+            return nil
+        }
         guard let value = object[key], value != .null else {
             if required { fail(key, "required", "is required") }
             return nil

@@ -72,6 +72,14 @@ public enum JSONValue: Sendable, Equatable, Hashable, Codable {
         return nil
     }
 
+    public var numberValue: Double? {
+        if case .number(let value) = self { return value }
+        return nil
+    }
+
+    /// An object's member; nil for a missing key or a value that is no object.
+    public subscript(key: String) -> JSONValue? { objectValue?[key] }
+
     /// The JSON type name, as error messages say it.
     public var typeName: String {
         switch self {

@@ -1,15 +1,25 @@
-// multipart/form-data (RFC 7578), read into the same JSON object a JSON body would be, so both
-// kinds of body pass through one validation: text parts become strings (numbers for the fields
-// that are numbers), a file part becomes base64 under its name.
+// multipart/form-data (RFC 7578): text parts read into the same JSON object a JSON body would be,
+// so both kinds of body pass through one validation (`FieldReader`), strings or numbers for the
+// fields that are numbers; file parts kept as their bytes, with no base64 round trip.
 
 import Foundation
 
-public enum MultipartForm {
+public struct MultipartForm: Sendable, Equatable {
+    /// The text parts, by name.
+    public var fields: [String: JSONValue]
+    /// The file parts' bytes, by name. No name is both a field and a file.
+    public var files: [String: [UInt8]]
+
+    public init(fields: [String: JSONValue] = [:], files: [String: [UInt8]] = [:]) {
+        self.fields = fields
+        self.files = files
+    }
+
     /// Fields whose text is a number.
     static let numericFields: Set = ["limit", "minScore"]
 
-    /// The form's parts as one object, or nil when the body is not a well-formed form.
-    public static func parse(_ body: some Collection<UInt8>, contentType: String) -> JSONValue? {
+    /// The form's parts, or nil when the body is not a well-formed form.
+    public static func parse(_ body: some Collection<UInt8>, contentType: String) -> MultipartForm? {
         guard let boundary = boundary(contentType), !boundary.isEmpty, boundary.utf8.count <= 70 else { return nil }
         let bytes = Array(body)
         // The first delimiter opens the form; every later one starts a line (RFC 2046), so the
@@ -17,11 +27,13 @@ public enum MultipartForm {
         let delimiter = Array("--\(boundary)".utf8)
         guard let first = find(delimiter, in: bytes, from: 0) else { return nil }
         var starts = [first]
-        while let found = find([13, 10] + delimiter, in: bytes, from: starts.last! + delimiter.count) {
-            starts.append(found + 2)
+        var last = first
+        while let found = find([13, 10] + delimiter, in: bytes, from: last + delimiter.count) {
+            last = found + 2
+            starts.append(last)
         }
         guard starts.count >= 2 else { return nil }
-        var object: [String: JSONValue] = [:]
+        var form = MultipartForm()
         for (start, end) in zip(starts, starts.dropFirst()) {
             // Each part: CRLF, headers, CRLF CRLF, content, then the CRLF of the next delimiter.
             var partStart = start + delimiter.count
@@ -33,23 +45,23 @@ public enum MultipartForm {
             let headers = String(decoding: bytes[partStart..<split], as: UTF8.self)
             let content = bytes[(split + 4)..<partEnd]
             guard let disposition = headers.split(separator: "\r\n").first(where: { $0.lowercased().hasPrefix("content-disposition:") }),
-                  let name = parameter("name", in: String(disposition)), object[name] == nil
+                  let name = parameter("name", in: String(disposition)), form.fields[name] == nil, form.files[name] == nil
             else { return nil }
             if parameter("filename", in: String(disposition)) != nil {
-                object[name] = .string(Data(content).base64EncodedString())
+                form.files[name] = Array(content)
             } else {
                 let text = String(decoding: content, as: UTF8.self)
                 if numericFields.contains(name), let number = Double(text) {
-                    object[name] = .number(number)
+                    form.fields[name] = .number(number)
                 } else {
-                    object[name] = .string(text)
+                    form.fields[name] = .string(text)
                 }
             }
         }
         // The last delimiter closes the form: "--boundary--".
-        let close = starts.last! + delimiter.count
+        let close = last + delimiter.count
         guard bytes[close..<min(close + 2, bytes.count)].elementsEqual([45, 45]) else { return nil }
-        return .object(object)
+        return form
     }
 
     static func boundary(_ contentType: String) -> String? {

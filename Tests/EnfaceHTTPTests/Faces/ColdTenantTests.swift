@@ -27,7 +27,7 @@ struct ColdTenantTests {
             }
             let probe: JSONValue = ["embedding": Embeddings.json(vectors.sample(of: identities[2], noise: 0.8)), "limit": 5]
             func searches(_ source: String) async throws -> Int {
-                let scrape = try await enface.call(.get, "/metrics", headers: [.authorization: "Bearer \(TestConfiguration.operatorToken)"])
+                let scrape = try await enface.call(.get, "/metrics", headers: enface.operatorHeaders)
                 let line = scrape.body.split(separator: "\n").first { $0.hasPrefix("enface_searches_total{source=\"\(source)\"}") }
                 return line.flatMap { Int($0.split(separator: " ").last ?? "") } ?? 0
             }

@@ -21,6 +21,10 @@ struct FaceAPITests {
             #expect(encoded.status == .created && encoded["personId"] == "a@b.example", "\(encoded.body)")
             let plain = try await enface.call(.post, "/v1/persons/a@b.example/faces", key: tenant.key, json: face)
             #expect(plain.status == .created && plain["faceCount"] == 2, "\(plain.body)")
+            // The person's link is encoded, and leads back to it.
+            let location = try #require(plain.headers[.location])
+            #expect(location == "/v1/persons/a%40b.example")
+            #expect(try await enface.call(.get, location, key: tenant.key)["personId"] == "a@b.example")
             #expect(try await enface.call(.get, "/v1/persons/a%40B.example", key: tenant.key).code == "person_not_found")
             #expect(try await enface.call(.get, "/v1/persons/a%40b%2Eexample", key: tenant.key)["faceCount"] == 2)
             // A broken escape or an encoded slash is not a person id.
@@ -33,54 +37,112 @@ struct FaceAPITests {
         }
     }
 
-    @Test func enrollVerifySearchDeleteInBothEncodings() async throws {
+    /// A tenant with Alice (two faces, one sent in each encoding) and Bob (one face), and a new
+    /// probe of Alice.
+    struct Gallery {
+        let tenant: CreatedTenant
+        let probe: [Float]
+        let bobFaceID: String
+        var vectors: Embeddings
+        let alice: [Float]
+
+        init(_ enface: EnfaceClient, sourceLocation: SourceLocation = #_sourceLocation) async throws {
+            tenant = try await enface.createTenant()
+            vectors = Embeddings()
+            let alice = vectors.identity(), bob = vectors.identity()
+            let asNumbers = try await enface.call(
+                .post, "/v1/persons/alice/faces", key: tenant.key, json: ["embedding": Embeddings.json(vectors.sample(of: alice))])
+            try #require(asNumbers.status == .created, "\(asNumbers.body)", sourceLocation: sourceLocation)
+            let asBase64 = try await enface.call(
+                .post, "/v1/persons/alice/faces", key: tenant.key,
+                json: ["embeddingBase64": .string(Embeddings.base64(vectors.sample(of: alice)))])
+            try #require(asBase64.status == .created, "\(asBase64.body)", sourceLocation: sourceLocation)
+            let bobFace = try await enface.call(
+                .post, "/v1/persons/bob/faces", key: tenant.key, json: ["embedding": Embeddings.json(vectors.sample(of: bob))])
+            bobFaceID = try #require(bobFace["faceId"]?.stringValue, sourceLocation: sourceLocation)
+            probe = vectors.sample(of: alice)
+            self.alice = alice
+        }
+    }
+
+    @Test func anEnrollInEitherEncodingAddsAFaceToItsPerson() async throws {
+        try await LiveService.run { enface in
+            let tenant = try await enface.createTenant()
+            var vectors = Embeddings()
+            let alice = vectors.identity()
+            let first = try await enface.call(
+                .post, "/v1/persons/alice/faces", key: tenant.key, json: ["embedding": Embeddings.json(vectors.sample(of: alice))])
+            #expect(first.status == .created, "\(first.body)")
+            #expect(first["personId"] == "alice" && first["faceCount"] == 1 && first["faceId"]?.stringValue != nil)
+            #expect(first.headers[.location] == "/v1/persons/alice")
+            let second = try await enface.call(
+                .post, "/v1/persons/alice/faces", key: tenant.key,
+                json: ["embeddingBase64": .string(Embeddings.base64(vectors.sample(of: alice)))])
+            #expect(second.status == .created && second["faceCount"] == 2)
+        }
+    }
+
+    @Test func verifyMatchesThePersonsOwnFacesOnlyAndNamesItsThreshold() async throws {
+        try await LiveService.run { enface in
+            let gallery = try await Gallery(enface)
+            let (key, probe) = (gallery.tenant.key, gallery.probe)
+            let yes = try await enface.call(.post, "/v1/verify", key: key, json: ["personId": "alice", "embedding": Embeddings.json(probe)])
+            #expect(yes.status == .ok && yes["match"] == true, "\(yes.body)")
+            #expect(yes["threshold"]?.numberValue != nil)
+            let no = try await enface.call(
+                .post, "/v1/verify", key: key, json: ["personId": "bob", "embeddingBase64": .string(Embeddings.base64(probe))])
+            #expect(no["match"] == false && no["faceId"]?.stringValue == gallery.bobFaceID)
+        }
+    }
+
+    @Test func searchFindsThePersonAloneAboveTheThresholdAndAStrangerFindsNobody() async throws {
+        try await LiveService.run { enface in
+            var gallery = try await Gallery(enface)
+            let found = try await enface.call(.post, "/v1/search", key: gallery.tenant.key, json: ["embedding": Embeddings.json(gallery.probe)])
+            let matches = found["matches"]?.arrayValue ?? []
+            #expect(matches.count == 1 && matches.first?["personId"] == "alice", "\(found.body)")
+            let stranger = try await enface.call(
+                .post, "/v1/search", key: gallery.tenant.key, json: ["embedding": Embeddings.json(gallery.vectors.identity())])
+            #expect(stranger.status == .ok && stranger["matches"] == [])
+        }
+    }
+
+    @Test func compareNeedsNoEnrolment() async throws {
         try await LiveService.run { enface in
             let tenant = try await enface.createTenant()
             var vectors = Embeddings()
             let alice = vectors.identity(), bob = vectors.identity()
+            let same = try await enface.call(
+                .post, "/v1/compare", key: tenant.key,
+                json: ["a": Embeddings.json(vectors.sample(of: alice)), "b": Embeddings.json(vectors.sample(of: alice))])
+            #expect(same.status == .ok && same["match"] == true, "\(same.body)")
+            let different = try await enface.call(
+                .post, "/v1/compare", key: tenant.key,
+                json: ["a": Embeddings.json(vectors.sample(of: alice)), "b": Embeddings.json(vectors.sample(of: bob))])
+            #expect(different["match"] == false)
+        }
+    }
 
-            let first = try await enface.call(.post, "/v1/persons/alice/faces", key: tenant.key, json: ["embedding": Embeddings.json(vectors.sample(of: alice))])
-            #expect(first.status == .created, "\(first.body)")
-            #expect(first["personId"] == "alice" && first["faceCount"] == 1)
-            let second = try await enface.call(
-                .post, "/v1/persons/alice/faces", key: tenant.key, json: ["embeddingBase64": .string(Embeddings.base64(vectors.sample(of: alice)))])
-            #expect(second.status == .created && second["faceCount"] == 2)
-            let bobFace = try await enface.call(.post, "/v1/persons/bob/faces", key: tenant.key, json: ["embedding": Embeddings.json(vectors.sample(of: bob))])
-            let bobFaceID = try #require(bobFace["faceId"]?.stringValue)
+    @Test func personsAreListedAndReadWithTheirFaces() async throws {
+        try await LiveService.run { enface in
+            let gallery = try await Gallery(enface)
+            let persons = try await enface.call(.get, "/v1/persons", key: gallery.tenant.key)
+            #expect((persons["persons"]?.arrayValue ?? []).compactMap { $0["personId"]?.stringValue } == ["alice", "bob"])
+            let alice = try await enface.call(.get, "/v1/persons/alice", key: gallery.tenant.key)
+            #expect(alice["faceCount"] == 2 && alice["faces"]?.arrayValue?.count == 2)
+        }
+    }
 
-            // 1:1: Alice's probe matches Alice, not Bob; the answer names the threshold it used.
-            let probe = vectors.sample(of: alice)
-            let yes = try await enface.call(.post, "/v1/verify", key: tenant.key, json: ["personId": "alice", "embedding": Embeddings.json(probe)])
-            #expect(yes.status == .ok && yes["match"] == true, "\(yes.body)")
-            #expect(yes["threshold"]?.objectValue == nil && yes["threshold"] != nil)
-            let no = try await enface.call(.post, "/v1/verify", key: tenant.key, json: ["personId": "bob", "embeddingBase64": .string(Embeddings.base64(probe))])
-            #expect(no["match"] == false && no["faceId"]?.stringValue == bobFaceID)
-
-            // 1:N: Alice first and alone above the threshold; an unknown face finds nobody.
-            let found = try await enface.call(.post, "/v1/search", key: tenant.key, json: ["embedding": Embeddings.json(probe)])
-            let matches = found["matches"]?.arrayValue ?? []
-            #expect(matches.count == 1 && matches.first?.objectValue?["personId"] == "alice", "\(found.body)")
-            let stranger = try await enface.call(.post, "/v1/search", key: tenant.key, json: ["embedding": Embeddings.json(vectors.identity())])
-            #expect(stranger["matches"] == [])
-
-            // Compare needs no enrolment.
-            let compared = try await enface.call(
-                .post, "/v1/compare", key: tenant.key, json: ["a": Embeddings.json(probe), "b": Embeddings.json(vectors.sample(of: alice))])
-            #expect(compared["match"] == true)
-
-            // Listing and reading.
-            let persons = try await enface.call(.get, "/v1/persons", key: tenant.key)
-            #expect((persons["persons"]?.arrayValue ?? []).compactMap { $0.objectValue?["personId"]?.stringValue } == ["alice", "bob"])
-            let aliceRecord = try await enface.call(.get, "/v1/persons/alice", key: tenant.key)
-            #expect(aliceRecord["faceCount"] == 2 && aliceRecord["faces"]?.arrayValue?.count == 2)
-
-            // Delete a face, then a person: each is gone from search at once.
-            #expect(try await enface.call(.delete, "/v1/faces/\(bobFaceID)", key: tenant.key).status == .noContent)
-            #expect(try await enface.call(.post, "/v1/verify", key: tenant.key, json: ["personId": "bob", "embedding": Embeddings.json(probe)]).code == "person_not_found")
-            #expect(try await enface.call(.delete, "/v1/persons/alice", key: tenant.key).status == .noContent)
-            #expect(try await enface.call(.post, "/v1/search", key: tenant.key, json: ["embedding": Embeddings.json(probe)])["matches"] == [])
-            #expect(try await enface.call(.get, "/v1/persons/alice", key: tenant.key).code == "person_not_found")
-            #expect(try await enface.call(.delete, "/v1/persons/alice", key: tenant.key).code == "person_not_found")
+    @Test func aDeletedFaceOrPersonIsGoneFromVerifyAndSearchAtOnce() async throws {
+        try await LiveService.run { enface in
+            let gallery = try await Gallery(enface)
+            let (key, probe) = (gallery.tenant.key, Embeddings.json(gallery.probe))
+            #expect(try await enface.call(.delete, "/v1/faces/\(gallery.bobFaceID)", key: key).status == .noContent)
+            #expect(try await enface.call(.post, "/v1/verify", key: key, json: ["personId": "bob", "embedding": probe]).code == "person_not_found")
+            #expect(try await enface.call(.delete, "/v1/persons/alice", key: key).status == .noContent)
+            #expect(try await enface.call(.post, "/v1/search", key: key, json: ["embedding": probe])["matches"] == [])
+            #expect(try await enface.call(.get, "/v1/persons/alice", key: key).code == "person_not_found")
+            #expect(try await enface.call(.delete, "/v1/persons/alice", key: key).code == "person_not_found")
         }
     }
 

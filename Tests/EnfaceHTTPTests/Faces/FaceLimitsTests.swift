@@ -22,7 +22,7 @@ struct FaceLimitsTests {
                     try await TestClient.withClient(host: "localhost", port: port, configuration: .init(timeout: .seconds(120))) { client in
                         let response = try await client.execute(.init(
                             "/v1/persons/\(person(index))/faces", method: .post, authority: "localhost",
-                            headers: [.init("X-API-Key")!: key, .contentType: "application/json"], body: ByteBuffer(string: body)),
+                            headers: [EnfaceClient.apiKey: key, .contentType: "application/json"], body: ByteBuffer(string: body)),
                             heldTo: .served)
                         let code = response.body.flatMap { JSONValue.parse(Data(buffer: $0)) }?.objectValue?["code"]?.stringValue
                         return (response.status, code)
@@ -38,7 +38,7 @@ struct FaceLimitsTests {
             let tenant = try await enface.createTenant(quotas: ["requestsPerMinute": 1_000])
             var vectors = Embeddings(seed: 3)
             let results = try await Self.enrollConcurrently(
-                64, port: try #require(enface.client.port), key: tenant.key, person: { _ in "crowded" }, vector: vectors.identity())
+                64, port: try #require(enface.port), key: tenant.key, person: { _ in "crowded" }, vector: vectors.identity())
             #expect(results.filter { $0.0 == .created }.count == 3)
             #expect(results.filter { $0.0 == .conflict && $0.1 == "max_faces_per_person" }.count == 61)
             let person = try await enface.call(.get, "/v1/persons/crowded", key: tenant.key)
@@ -51,7 +51,7 @@ struct FaceLimitsTests {
             let tenant = try await enface.createTenant(quotas: ["requestsPerMinute": 1_000, "maxFaces": 5])
             var vectors = Embeddings(seed: 4)
             let results = try await Self.enrollConcurrently(
-                64, port: try #require(enface.client.port), key: tenant.key, person: { "person-\($0)" }, vector: vectors.identity())
+                64, port: try #require(enface.port), key: tenant.key, person: { "person-\($0)" }, vector: vectors.identity())
             #expect(results.filter { $0.0 == .created }.count == 5)
             #expect(results.filter { $0.0 == .conflict && $0.1 == "face_quota_exceeded" }.count == 59)
             let persons = try await enface.call(.get, "/v1/persons", key: tenant.key)
@@ -72,7 +72,7 @@ struct FaceLimitsTests {
         try await LiveService.run { enface in
             let tenant = try await enface.createTenant(
                 quotas: ["requestsPerMinute": 1_000_000, "requestsPerDay": 100_000_000], settings: ["maxFacesPerPerson": 5])
-            let port = try #require(enface.client.port)
+            let port = try #require(enface.port)
             var vectors = Embeddings(seed: 77)
             let body = JSONValue.object(["embedding": Embeddings.json(vectors.identity())]).canonical
             let deadline = ContinuousClock.now + .seconds(20)
@@ -89,9 +89,9 @@ struct FaceLimitsTests {
                                 let request: TestClient.Request =
                                     (client + round) % 3 == 0
                                     ? .init("/v1/persons/contested", method: .delete, authority: "localhost",
-                                            headers: [.init("X-API-Key")!: tenant.key])
+                                            headers: [EnfaceClient.apiKey: tenant.key])
                                     : .init("/v1/persons/contested/faces", method: .post, authority: "localhost",
-                                            headers: [.init("X-API-Key")!: tenant.key, .contentType: "application/json"],
+                                            headers: [EnfaceClient.apiKey: tenant.key, .contentType: "application/json"],
                                             body: ByteBuffer(string: body))
                                 seen.append(try await http.execute(request, heldTo: .served).status)
                             }

@@ -93,6 +93,11 @@ struct PhotoTests {
                 .post, "/v1/persons/p1/faces", key: tenant.key, headers: [.contentType: "multipart/form-data; boundary=x"],
                 bytes: Array("--x\r\nno headers end".utf8))
             #expect(brokenForm.code == "malformed_form")
+            // A file where a number belongs is named, not ignored.
+            let fileAsLimit = try await enface.call(
+                .post, "/v1/search", key: tenant.key, headers: [.contentType: "multipart/form-data; boundary=x"],
+                bytes: Photos.form(boundary: "x", files: [("image", "o.jpg", try Photos.bytes("obama.jpg")), ("limit", "l.txt", [51])]))
+            #expect(fileAsLimit.code == "validation_failed" && fileAsLimit.pointers == ["/limit"], "\(fileAsLimit.body)")
             let verifyBlank = try await enface.call(
                 .post, "/v1/verify", key: tenant.key,
                 json: ["personId": "p1", "image": .string(Data(PNG.encode(width: 64, height: 64) { _, _ in (9, 9, 9) }).base64EncodedString())])
@@ -138,7 +143,7 @@ struct PhotoTests {
                     try await TestClient.withClient(host: "localhost", port: port, configuration: .init(timeout: .seconds(120))) { client in
                         let response = try await client.execute(
                             .init("/v1/search", method: .post, authority: "localhost",
-                                  headers: [.init("X-API-Key")!: key, .contentType: "application/json"],
+                                  headers: [EnfaceClient.apiKey: key, .contentType: "application/json"],
                                   body: ByteBuffer(string: body.canonical)),
                             heldTo: .served)
                         return (response.status, response.headers[.retryAfter])
@@ -155,9 +160,9 @@ struct PhotoTests {
         try await LiveService.run(["ENFACE_IMAGE_WORKERS": "2", "ENFACE_IMAGE_QUEUE": "28"]) { enface in
             let tenant = try await enface.createTenant(quotas: quotas, model: Self.model)
             let replies = try await Self.searches(
-                16, port: try #require(enface.client.port), key: tenant.key, body: ["image": try Self.image("astronaut.png")])
+                16, port: try #require(enface.port), key: tenant.key, body: ["image": try Self.image("astronaut.png")])
             #expect(replies.count == 16 && replies.allSatisfy { $0.status == .ok }, "\(replies)")
-            let metrics = try await enface.call(.get, "/metrics", headers: [.authorization: "Bearer \(TestConfiguration.operatorToken)"])
+            let metrics = try await enface.call(.get, "/metrics", headers: enface.operatorHeaders)
             #expect(metrics.body.contains("enface_image_stage_seconds_bucket{stage=\"detect\""))
             #expect(metrics.body.contains("enface_image_requests_total{outcome=\"ok\"} 16"))
         }
@@ -165,7 +170,7 @@ struct PhotoTests {
         try await LiveService.run(["ENFACE_IMAGE_WORKERS": "1", "ENFACE_IMAGE_QUEUE": "0"]) { enface in
             let tenant = try await enface.createTenant(quotas: quotas, model: Self.model)
             let replies = try await Self.searches(
-                12, port: try #require(enface.client.port), key: tenant.key, body: ["image": try Self.image("obama3.jpg")])
+                12, port: try #require(enface.port), key: tenant.key, body: ["image": try Self.image("obama3.jpg")])
             let busy = replies.filter { $0.status == .serviceUnavailable }
             #expect(replies.allSatisfy { $0.status == .ok || $0.status == .serviceUnavailable }, "\(replies)")
             #expect(!busy.isEmpty && busy.allSatisfy { $0.retryAfter == "1" }, "\(replies)")

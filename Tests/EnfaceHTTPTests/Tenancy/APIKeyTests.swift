@@ -69,14 +69,14 @@ struct APIKeyTests {
 
             let unknown = APIKeySecret.generate().text
             let presented: [(String, HTTPFields)] = [
-                ("unknown key", [.init("X-API-Key")!: unknown]),
+                ("unknown key", [EnfaceClient.apiKey: unknown]),
                 ("unknown key as bearer", [.authorization: "Bearer \(unknown)"]),
-                ("malformed key", [.init("X-API-Key")!: "hello"]),
-                ("truncated key", [.init("X-API-Key")!: String(tenant.key.dropLast())]),
-                ("key with a changed letter", [.init("X-API-Key")!: String(tenant.key.dropLast()) + (tenant.key.hasSuffix("A") ? "B" : "A")]),
+                ("malformed key", [EnfaceClient.apiKey: "hello"]),
+                ("truncated key", [EnfaceClient.apiKey: String(tenant.key.dropLast())]),
+                ("key with a changed letter", [EnfaceClient.apiKey: String(tenant.key.dropLast()) + (tenant.key.hasSuffix("A") ? "B" : "A")]),
                 ("something like a JWT", [.authorization: "Bearer a.b.c"]),
-                ("revoked key", [.init("X-API-Key")!: revokedKey]),
-                ("expired key", [.init("X-API-Key")!: expiringKey]),
+                ("revoked key", [EnfaceClient.apiKey: revokedKey]),
+                ("expired key", [EnfaceClient.apiKey: expiringKey]),
                 ("no credential", [:]),
                 ("basic auth", [.authorization: "Basic dXNlcjpwYXNz"]),
             ]

@@ -10,7 +10,7 @@ import WireFormats
 
 @Suite(.scratchDatabase)
 struct AuditTests {
-    func events(_ enface: LiveService, _ query: String) async throws -> [[String: JSONValue]] {
+    func events(_ enface: EnfaceClient, _ query: String) async throws -> [[String: JSONValue]] {
         let reply = try await enface.admin(.get, "/audit?\(query)")
         try #require(reply.status == .ok, "\(reply.body)")
         return (reply["events"]?.arrayValue ?? []).compactMap(\.objectValue)

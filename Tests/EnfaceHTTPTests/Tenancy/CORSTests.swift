@@ -49,7 +49,7 @@ struct CORSTests {
     @Test func aHostNamingATenantAnswersPreflightsWithThatTenantsOrigins() async throws {
         try await LiveService.run(["ENFACE_TENANT_HOST_SUFFIX": "tenants.example"]) { enface in
             let tenant = try await enface.createTenant(settings: ["allowedOrigins": ["https://app.acme.example"]])
-            let port = try #require(enface.client.port)
+            let port = try #require(enface.port)
             func preflight(_ origin: String) async throws -> String? {
                 try await TestClient.withClient(host: "localhost", port: port) { client in
                     try await client.execute(.init(

@@ -15,7 +15,7 @@ struct IsolationTests {
         try await LiveService.run { enface in
             let a = try await enface.createTenant()
             let b = try await enface.createTenant()
-            let smuggled: HTTPFields = [.init("X-Tenant-ID")!: b.id, .init("X-Tenant")!: b.slug, .init("X-API-Key")!: a.key]
+            let smuggled: HTTPFields = [.init("X-Tenant-ID")!: b.id, .init("X-Tenant")!: b.slug, EnfaceClient.apiKey: a.key]
             for path in ["/v1/tenant?tenant_id=\(b.id)", "/v1/tenant?tenantId=\(b.id)&tenant=\(b.slug)", "/v1/tenant"] {
                 let reply = try await enface.call(.get, path, headers: smuggled)
                 #expect(reply.status == .ok)
@@ -50,7 +50,7 @@ struct IsolationTests {
         try await LiveService.run { enface in
             let a = try await enface.createTenant()
             for headers: HTTPFields in [
-                [.init("X-API-Key")!: a.key], [.authorization: "Bearer \(a.key)"], [.authorization: "Bearer wrong-token"], [:],
+                [EnfaceClient.apiKey: a.key], [.authorization: "Bearer \(a.key)"], [.authorization: "Bearer wrong-token"], [:],
             ] {
                 for path in ["/admin/v1/tenants", "/admin/v1/tenants/\(a.id)", "/metrics"] {
                     let reply = try await enface.call(.get, path, headers: headers)
@@ -58,7 +58,7 @@ struct IsolationTests {
                 }
             }
             let operatorOnData = try await enface.call(
-                .get, "/v1/tenant", headers: [.authorization: "Bearer \(TestConfiguration.operatorToken)"])
+                .get, "/v1/tenant", headers: enface.operatorHeaders)
             #expect(operatorOnData.status == .unauthorized)
         }
     }
@@ -67,11 +67,11 @@ struct IsolationTests {
         try await LiveService.run(["ENFACE_TENANT_HOST_SUFFIX": "tenants.example"]) { enface in
             let a = try await enface.createTenant()
             let b = try await enface.createTenant()
-            let port = try #require(enface.client.port)
+            let port = try #require(enface.port)
             func get(host: String, key: String) async throws -> HTTPResponse.Status {
                 try await TestClient.withClient(host: "localhost", port: port) { client in
                     try await client.execute(
-                        .init("/v1/tenant", method: .get, authority: host, headers: [.init("X-API-Key")!: key]),
+                        .init("/v1/tenant", method: .get, authority: host, headers: [EnfaceClient.apiKey: key]),
                         heldTo: .served
                     ).status
                 }

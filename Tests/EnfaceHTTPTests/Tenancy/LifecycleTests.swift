@@ -9,66 +9,117 @@ import Testing
 
 @Suite(.scratchDatabase)
 struct LifecycleTests {
-    @Test func everyTransitionAndEveryRefusal() async throws {
+    /// The moves out of each status the lifecycle allows; every other is a 409.
+    static let allowed: [TenantStatus: Set<String>] = [
+        .pending: ["activate"], .active: ["suspend"], .suspended: ["reactivate", "delete"], .deleted: [],
+    ]
+    static let moves = ["activate", "suspend", "reactivate", "delete"]
+
+    /// A new tenant brought to `status` the way an operator would.
+    static func tenant(in status: TenantStatus, _ enface: EnfaceClient) async throws -> CreatedTenant {
+        let tenant = try await enface.createTenant(activate: status != .pending)
+        if status == .suspended || status == .deleted {
+            try #require(try await enface.admin(.post, "/tenants/\(tenant.id)/suspend").status == .ok)
+        }
+        if status == .deleted {
+            try #require(try await enface.admin(.delete, "/tenants/\(tenant.id)").status == .ok)
+        }
+        return tenant
+    }
+
+    static func move(_ move: String, _ tenant: CreatedTenant, _ enface: EnfaceClient) async throws -> Reply {
+        move == "delete"
+            ? try await enface.admin(.delete, "/tenants/\(tenant.id)")
+            : try await enface.admin(.post, "/tenants/\(tenant.id)/\(move)")
+    }
+
+    @Test(arguments: TenantStatus.allCases)
+    func everyMoveTheLifecycleDoesNotAllowIsAConflict(from status: TenantStatus) async throws {
         try await LiveService.run { enface in
-            let tenant = try await enface.createTenant(activate: false)
-            let me = { try await enface.call(.get, "/v1/tenant", key: tenant.key) }
-
-            // pending: the key is real, the tenant may not work yet.
-            #expect(try await me().code == "tenant_pending")
-            for refused in ["suspend", "reactivate"] {
-                let reply = try await enface.admin(.post, "/tenants/\(tenant.id)/\(refused)")
-                #expect(reply.status == .conflict && reply.code == "invalid_transition", "pending → \(refused)")
+            for move in Self.moves {
+                let tenant = try await Self.tenant(in: status, enface)
+                let reply = try await Self.move(move, tenant, enface)
+                if Self.allowed[status, default: []].contains(move) {
+                    #expect(reply.status == .ok, "\(status) → \(move): \(reply.body)")
+                } else {
+                    #expect(reply.status == .conflict && reply.code == "invalid_transition", "\(status) → \(move): \(reply.body)")
+                    let unchanged = try await enface.admin(.get, "/tenants/\(tenant.id)")
+                    #expect(unchanged["status"]?.stringValue == status.rawValue, "\(status) → \(move) changed it")
+                }
             }
-            #expect(try await enface.admin(.delete, "/tenants/\(tenant.id)").code == "invalid_transition")
+        }
+    }
 
-            // active
-            let activated = try await enface.admin(.post, "/tenants/\(tenant.id)/activate")
-            #expect(activated["status"] == "active")
-            #expect(activated["activatedAt"]?.stringValue != nil)
-            #expect(try await me().status == .ok)
-            #expect(try await enface.admin(.post, "/tenants/\(tenant.id)/activate").code == "invalid_transition")
-            #expect(try await enface.admin(.post, "/tenants/\(tenant.id)/reactivate").code == "invalid_transition")
-            let deleteActive = try await enface.admin(.delete, "/tenants/\(tenant.id)")
-            #expect(deleteActive.status == .conflict && deleteActive["detail"]?.stringValue?.contains("suspended") == true)
+    @Test func aCreatedTenantIsPendingAndItsLinkLeadsToIt() async throws {
+        try await LiveService.run { enface in
+            let created = try await enface.admin(.post, "/tenants", json: ["name": "Linked", "slug": "linked"])
+            #expect(created.status == .created && created["tenant"]?["status"] == "pending")
+            let location = try #require(created.headers[.location])
+            let shown = try await enface.call(.get, location, headers: enface.operatorHeaders)
+            #expect(shown["slug"] == "linked" && shown["id"] == created["tenant"]?["id"])
+        }
+    }
 
-            // suspended: the data plane is closed, the operator plane is not.
+    @Test func anActiveTenantIsToldToSuspendBeforeDeleting() async throws {
+        try await LiveService.run { enface in
+            let tenant = try await Self.tenant(in: .active, enface)
+            let refused = try await Self.move("delete", tenant, enface)
+            #expect(refused.status == .conflict && refused["detail"]?.stringValue?.contains("suspended") == true)
+        }
+    }
+
+    /// What each status lets the tenant's own key do.
+    @Test(arguments: [
+        (TenantStatus.pending, HTTPResponse.Status.forbidden, "tenant_pending" as String?),
+        (.active, .ok, nil), (.suspended, .forbidden, "tenant_suspended"), (.deleted, .unauthorized, "unauthenticated"),
+    ])
+    func aKeyAnswersAsItsTenantsStatusSays(status: TenantStatus, answer: HTTPResponse.Status, code: String?) async throws {
+        try await LiveService.run { enface in
+            let tenant = try await Self.tenant(in: status, enface)
+            let reply = try await enface.call(.get, "/v1/tenant", key: tenant.key)
+            #expect(reply.status == answer && reply.code == code, "\(reply.body)")
+        }
+    }
+
+    @Test func aSuspendedTenantIsStillRunByItsOperator() async throws {
+        try await LiveService.run { enface in
+            let tenant = try await Self.tenant(in: .active, enface)
             let suspended = try await enface.admin(.post, "/tenants/\(tenant.id)/suspend", json: ["reason": "unpaid invoice"])
             #expect(suspended["status"] == "suspended" && suspended["suspendReason"] == "unpaid invoice")
-            let refused = try await me()
-            #expect(refused.status == .forbidden && refused.code == "tenant_suspended")
             #expect(try await enface.admin(.get, "/tenants/\(tenant.id)").status == .ok)
             #expect(try await enface.admin(.get, "/tenants/\(tenant.id)/keys").status == .ok)
             #expect(try await enface.admin(.patch, "/tenants/\(tenant.id)", json: ["name": "Renamed"])["name"] == "Renamed")
-            #expect(try await enface.admin(.post, "/tenants/\(tenant.id)/activate").code == "invalid_transition")
-            #expect(try await enface.admin(.post, "/tenants/\(tenant.id)/suspend").code == "invalid_transition")
-
-            // reactivated: access is back, with the same key.
+            // Reactivated, the same key works again and the reason is gone.
             let reactivated = try await enface.admin(.post, "/tenants/\(tenant.id)/reactivate")
             #expect(reactivated["status"] == "active" && reactivated["suspendReason"] == nil)
-            #expect(try await me().status == .ok)
+            #expect(try await enface.call(.get, "/v1/tenant", key: tenant.key).status == .ok)
+        }
+    }
 
-            // deleted: every key revoked at once, so its credentials are simply invalid.
-            _ = try await enface.admin(.post, "/tenants/\(tenant.id)/suspend")
-            let deleted = try await enface.admin(.delete, "/tenants/\(tenant.id)")
-            #expect(deleted["status"] == "deleted" && deleted["purgeAfter"]?.stringValue != nil)
-            #expect(try await me().status == .unauthorized)
+    @Test func aDeletedTenantHasEveryKeyRevokedAndCannotBeChanged() async throws {
+        try await LiveService.run { enface in
+            let tenant = try await Self.tenant(in: .deleted, enface)
+            let shown = try await enface.admin(.get, "/tenants/\(tenant.id)")
+            #expect(shown["status"] == "deleted" && shown["purgeAfter"]?.stringValue != nil)
             let keys = try await enface.admin(.get, "/tenants/\(tenant.id)/keys")["keys"]?.arrayValue ?? []
-            #expect(!keys.isEmpty && keys.allSatisfy { $0.objectValue?["revokedAt"]?.stringValue != nil })
-            for move in ["activate", "suspend", "reactivate"] {
-                #expect(try await enface.admin(.post, "/tenants/\(tenant.id)/\(move)").code == "invalid_transition", "deleted → \(move)")
-            }
-            #expect(try await enface.admin(.delete, "/tenants/\(tenant.id)").code == "invalid_transition")
+            #expect(!keys.isEmpty && keys.allSatisfy { $0["revokedAt"]?.stringValue != nil })
             #expect(try await enface.admin(.patch, "/tenants/\(tenant.id)", json: ["name": "Back"]).code == "tenant_deleted")
             let newKey = try await enface.admin(.post, "/tenants/\(tenant.id)/keys", json: ["name": "late", "scopes": ["search"]])
             #expect(newKey.code == "tenant_deleted")
+        }
+    }
 
-            // Every step is in the audit trail, in order.
+    @Test func everyStepIsInTheAuditTrailInOrder() async throws {
+        try await LiveService.run { enface in
+            let tenant = try await enface.createTenant(activate: false)
+            for move in ["activate", "suspend", "reactivate", "suspend", "delete"] {
+                try #require(try await Self.move(move, tenant, enface).status == .ok, "\(move)")
+            }
+            _ = try await Self.move("suspend", tenant, enface)  // refused: no success to record
             let events = try await enface.admin(.get, "/audit?tenant=\(tenant.id)&outcome=success&limit=50")["events"]?.arrayValue ?? []
-            let actions = events.reversed().compactMap { $0.objectValue?["action"]?.stringValue }
+            let actions = events.reversed().compactMap { $0["action"]?.stringValue }
             #expect(actions == [
-                "tenant.create", "tenant.activate", "tenant.suspend", "tenant.update", "tenant.reactivate",
-                "tenant.suspend", "tenant.delete",
+                "tenant.create", "tenant.activate", "tenant.suspend", "tenant.reactivate", "tenant.suspend", "tenant.delete",
             ])
         }
     }
@@ -116,11 +167,11 @@ struct LifecycleTests {
             #expect(try await enface.admin(.get, "/tenants/same-slug")["id"]?.stringValue == first.id)
             #expect(try await enface.admin(.get, "/tenants/\(UUID().uuidString)").code == "not_found")
             #expect(try await enface.admin(.post, "/tenants/not-a-uuid/activate").code == "not_found")
-            let operatorToken: HTTPFields = [.authorization: "Bearer \(TestConfiguration.operatorToken)"]
+            let operatorToken = enface.operatorHeaders
             #expect(try await enface.call(.post, "/admin/v1/tenants", headers: operatorToken, body: "").code == "malformed_json")
             #expect(try await enface.admin(.post, "/tenants", json: nil).code == "unsupported_media_type")
             let notJSON = try await enface.call(
-                .post, "/admin/v1/tenants", headers: [.authorization: "Bearer \(TestConfiguration.operatorToken)"],
+                .post, "/admin/v1/tenants", headers: enface.operatorHeaders,
                 json: nil, body: "{\"name\": ")
             #expect(notJSON.status == .badRequest && notJSON.code == "malformed_json")
         }

@@ -15,7 +15,7 @@ struct MetricsTests {
             _ = try await enface.call(.get, "/v1/tenant", key: APIKeySecret.generate().text)
             _ = try await enface.call(.get, "/v1/tenant", key: "nonsense")
             _ = try await enface.call(.get, "/v1/keys/\(UUID())/nothing?x=\(tenant.key)", key: tenant.key)
-            let scrape = try await enface.call(.get, "/metrics", headers: [.authorization: "Bearer \(TestConfiguration.operatorToken)"])
+            let scrape = try await enface.call(.get, "/metrics", headers: enface.operatorHeaders)
             #expect(scrape.status == .ok)
             let lines = scrape.body.split(separator: "\n").map(String.init)
             let mine = lines.first { $0.hasPrefix("enface_http_requests_total{") && $0.contains("tenant=\"\(tenant.slug)\"") && $0.contains("2xx") }
@@ -37,7 +37,7 @@ struct MetricsTests {
                 #expect(enrolled.status == .created)
             }
             func scrape() async throws -> [String] {
-                let scrape = try await enface.call(.get, "/metrics", headers: [.authorization: "Bearer \(TestConfiguration.operatorToken)"])
+                let scrape = try await enface.call(.get, "/metrics", headers: enface.operatorHeaders)
                 return scrape.body.split(separator: "\n").map(String.init)
             }
             // The shard is in memory once a search has loaded it (the first may go to pgvector).

@@ -38,7 +38,7 @@ struct RateLimitTests {
             #expect(try await enface.call(.get, "/v1/tenant", key: other.key).status == .ok)
             // Refusals are counted where operators look.
             let metrics = try await enface.call(
-                .get, "/metrics", headers: [.authorization: "Bearer \(TestConfiguration.operatorToken)"])
+                .get, "/metrics", headers: enface.operatorHeaders)
             #expect(metrics.body.contains("enface_rate_limited_total{tenant=\"\(limited.slug)\",kind=\"minute\"} 1"))
         }
     }
@@ -46,14 +46,14 @@ struct RateLimitTests {
     @Test func sixtyFourParallelRequestsNeverExceedTheLimit() async throws {
         try await LiveService.run { enface in
             let tenant = try await enface.createTenant(quotas: ["requestsPerMinute": 10])
-            let port = try #require(enface.client.port)
+            let port = try #require(enface.port)
             let started = ContinuousClock.now
             let statuses = try await withThrowingTaskGroup(of: HTTPResponse.Status.self) { group in
                 for _ in 0..<64 {
                     group.addTask {
                         try await TestClient.withClient(host: "localhost", port: port, configuration: .init(timeout: .seconds(120))) { client in
                             try await client.execute(
-                                .init("/v1/tenant", method: .get, authority: "localhost", headers: [.init("X-API-Key")!: tenant.key]),
+                                .init("/v1/tenant", method: .get, authority: "localhost", headers: [EnfaceClient.apiKey: tenant.key]),
                                 heldTo: .served
                             ).status
                         }
