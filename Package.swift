@@ -183,7 +183,8 @@ let package = Package(
         .testTarget(
             name: "FaceServiceTests",
             dependencies: [
-                "FaceIndex", "FaceService", "Storage", "TestSupport", .product(name: "Logging", package: "swift-log"),
+                "FaceIndex", "FaceService", "Storage", "Tenancy", "TestSupport", "WireFormats",
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: testSwiftSettings
