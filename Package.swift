@@ -3,13 +3,17 @@
 
 import PackageDescription
 
+// A warning in Enface's own code fails its build, debug and release alike (dependencies' warnings
+// are theirs: SwiftPM applies this to this package's targets only).
 let swiftSettings: [SwiftSetting] = [
     .enableUpcomingFeature("ExistentialAny"),
     .enableUpcomingFeature("MemberImportVisibility"),
+    .treatAllWarnings(as: .error),
 ]
 // Tests read better without importing every module that defines a member they touch.
 let testSwiftSettings: [SwiftSetting] = [
-    .enableUpcomingFeature("ExistentialAny")
+    .enableUpcomingFeature("ExistentialAny"),
+    .treatAllWarnings(as: .error),
 ]
 
 let package = Package(
@@ -46,10 +50,10 @@ let package = Package(
         // every configuration: a debug build of a kernel is 10-30x slower, which no test needs.
         .target(
             name: "CFaceKernels",
-            cSettings: [.unsafeFlags(["-O3"])]
+            cSettings: [.unsafeFlags(["-O3"]), .treatAllWarnings(as: .error)]
         ),
         // glibc's count of heap bytes in use, for the process metrics.
-        .target(name: "CProcessMemory"),
+        .target(name: "CProcessMemory", cSettings: [.treatAllWarnings(as: .error)]),
         // The in-memory vector core: shards, kernels, top-k. Pure Swift + BLAS; no tenants'
         // policies, no SQL, no HTTP. Optimised even in debug builds, for the same reason.
         .target(
@@ -62,7 +66,7 @@ let package = Package(
         // templates takes 8 s a photo instead of 0.3 s.
         .target(
             name: "CFaceEngine",
-            cxxSettings: [.unsafeFlags(["-O3"])],
+            cxxSettings: [.unsafeFlags(["-O3"]), .treatAllWarnings(as: .error)],
             linkerSettings: [.linkedLibrary("dlib"), .linkedLibrary("blas"), .linkedLibrary("lapack")]
         ),
         // Every parser of bytes a client sends, and nothing else: strict JSON (no duplicate keys,

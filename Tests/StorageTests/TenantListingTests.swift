@@ -25,7 +25,7 @@ struct TenantListingTests {
             }
         }
         // Creation times 1,001 µs apart, so their microsecond digits vary.
-        try await database.withConnection(.owner) { connection in
+        _ = try await database.withConnection(.owner) { connection in
             try await connection.query(
                 """
                 UPDATE tenants AS t

@@ -107,7 +107,7 @@ public struct Authenticator: Sendable {
     /// The tenant with this slug, from the cache (for answers given before any credential).
     public func tenant(slug: String) async throws -> Tenant? {
         let id = try await cache.tenantID(slug: slug) {
-            try await app.query("SELECT tenant_id_for_slug(\(slug))").first?.decode(UUID?.self)
+            try await TenantRepository.id(slug: slug, on: app)
         }
         return try await id.asyncMap { try await tenant($0) }
     }

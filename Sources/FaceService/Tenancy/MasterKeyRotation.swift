@@ -53,12 +53,7 @@ public struct MasterKeyRotation: Sendable {
     /// The data plane's connections to this database: each running node holds at least one
     /// (its change listener).
     public func runningNodeConnections() async throws -> Int {
-        try await admin.query(
-            """
-            SELECT count(*)::int FROM pg_stat_activity
-             WHERE datname = current_database() AND usename = 'enface_app'
-            """
-        ).first?.decode(Int.self) ?? 0
+        try await admin.connections(of: .app)
     }
 
     public func rotate(from old: MasterKey, to new: MasterKey, force: Bool = false, by actor: String) async throws -> Report {

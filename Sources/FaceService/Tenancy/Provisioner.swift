@@ -34,8 +34,7 @@ public struct Provisioner: Sendable {
         let admin = administration.admin
         return try await admin.withTransaction { connection in
             // One apply at a time: a second waits, then plans against what the first did.
-            _ = try await connection.query("SELECT pg_advisory_xact_lock(hashtextextended('enface.provisioning', 0))", logger: admin.logger)
-                .collect()
+            try await TenantRepository.lockProvisioning(on: connection, logger: admin.logger)
             let now = AuditChain.timestamp()
             let planned = try Self.plan(desired, prune: prune, existing: await existing(on: connection), now: now)
             var keys: [String: APIKeySecret] = [:]

@@ -258,7 +258,7 @@ public final class PostgresPool: Service, Sendable {
             // Not even a cancelled request may leave its transaction open on a pooled connection
             // (it would hold its locks for ever): roll back outside the cancellation, or close.
             do {
-                try await Task { try await connection.query("ROLLBACK", logger: logger) }.value
+                try await Task { _ = try await connection.query("ROLLBACK", logger: logger) }.value
             } catch {
                 try? await connection.close()
             }

@@ -139,6 +139,19 @@ public enum TenantRepository {
         try await connection.query("SELECT purge_tenant(\(id))", logger: logger).collect().first?.decode(Bool.self) ?? false
     }
 
+    /// The id of the tenant with this slug, for any role: `tenant_id_for_slug` answers the id
+    /// alone (SECURITY DEFINER), so the data plane can name a tenant it may not read.
+    public static func id(slug: String, on pool: PostgresPool) async throws -> UUID? {
+        try await pool.query("SELECT tenant_id_for_slug(\(slug))").first?.decode(UUID?.self) ?? nil
+    }
+
+    /// Holds provisioning's lock until the transaction ends: one `enface tenant apply` at a
+    /// time, and a second plans against what the first did.
+    public static func lockProvisioning(on connection: PostgresConnection, logger: Logger) async throws {
+        _ = try await connection.query("SELECT pg_advisory_xact_lock(hashtextextended('enface.provisioning', 0))", logger: logger)
+            .collect()
+    }
+
     static func decode(_ rows: PostgresRowSequence) async throws -> [Tenant] {
         var tenants: [Tenant] = []
         for try await row in rows {
