@@ -69,7 +69,7 @@ struct AdminController: Sendable {
         }
         group.post("/tenants/{tenant}/keys") { request, context in
             let created = try await administration.createKey(
-                tenant: try context.uuid("tenant"), try await request.json(context: context), creatorScopes: nil, by: actor(context))
+                tenant: try context.uuid("tenant"), try await request.json(context: context), by: actor(context))
             return EditedResponse(
                 status: .created, headers: [.cacheControl: "no-store"],
                 response: CreatedKeyAnswer(apiKey: created.secret.text, key: created.key))

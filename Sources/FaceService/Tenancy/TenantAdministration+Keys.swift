@@ -7,12 +7,17 @@ import Tenancy
 import WireFormats
 
 extension TenantAdministration {
-    /// A new key; `creatorScopes` bounds what it may grant and `creatorExpiresAt` how long it may
-    /// live (nil for both: an operator, who may grant all, for as long as asked). A key made with
-    /// a credential that expires must expire no later: a short-lived key never mints a permanent one.
-    public func createKey(
-        tenant id: UUID, _ request: JSONValue, creatorScopes: Set<Scope>?, creatorExpiresAt: Date? = nil, by actor: String,
-        pool: PostgresPool? = nil
+    /// A new key, made by an operator (who may grant every scope, for as long as asked).
+    public func createKey(tenant id: UUID, _ request: JSONValue, by actor: String) async throws -> (key: APIKeyInfo, secret: APIKeySecret) {
+        try await createKey(tenant: id, request, creatorScopes: nil, creatorExpiresAt: nil, by: actor, on: admin)
+    }
+
+    /// A new key, written as `pool`'s role; `creatorScopes` bounds what it may grant and
+    /// `creatorExpiresAt` how long it may live (nil: no bound). A key made with a credential that
+    /// expires must expire no later: a short-lived key never mints a permanent one.
+    func createKey(
+        tenant id: UUID, _ request: JSONValue, creatorScopes: Set<Scope>?, creatorExpiresAt: Date?, by actor: String,
+        on pool: PostgresPool
     ) async throws -> (key: APIKeyInfo, secret: APIKeySecret) {
         var reader = FieldReader(request, allowed: ["name", "scopes", "expiresAt"])
         let name = reader.string("name", required: true, lengths: 1...200)
@@ -56,7 +61,6 @@ extension TenantAdministration {
         let info = APIKeyInfo(
             id: UUID(), name: name, prefix: secret.prefix, scopes: scopes.sorted(), createdAt: AuditChain.timestamp(),
             lastUsedAt: nil, expiresAt: expiresAt, revokedAt: nil)
-        let pool = pool ?? admin
         try await pool.withTenant(id) { transaction in
             let tenant = try await lockedTenant(id, in: transaction, lock: false)
             guard tenant.status != .deleted else { throw TenancyError.tenantDeleted }
@@ -79,8 +83,14 @@ extension TenantAdministration {
         }
     }
 
-    public func revokeKey(tenant id: UUID, key: UUID, by actor: String, pool: PostgresPool? = nil) async throws {
-        try await (pool ?? admin).withTenant(id) { transaction in
+    /// Revokes a key, as an operator.
+    public func revokeKey(tenant id: UUID, key: UUID, by actor: String) async throws {
+        try await revokeKey(tenant: id, key: key, by: actor, on: admin)
+    }
+
+    /// Revokes a key, written as `pool`'s role.
+    func revokeKey(tenant id: UUID, key: UUID, by actor: String, on pool: PostgresPool) async throws {
+        try await pool.withTenant(id) { transaction in
             _ = try await lockedTenant(id, in: transaction, lock: false)
             guard try await APIKeyRepository.revoke(key, at: AuditChain.timestamp(), in: transaction) else {
                 throw TenancyError.keyNotFound

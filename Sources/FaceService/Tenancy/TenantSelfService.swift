@@ -55,10 +55,10 @@ public struct TenantSelfService: Sendable {
     public func createKey(_ request: JSONValue, context: TenantContext) async throws -> (key: APIKeyInfo, secret: APIKeySecret) {
         try await administration.createKey(
             tenant: context.tenantID, request, creatorScopes: context.scopes, creatorExpiresAt: context.expiresAt,
-            by: context.actor, pool: app)
+            by: context.actor, on: app)
     }
 
     public func revokeKey(_ key: UUID, context: TenantContext) async throws {
-        try await administration.revokeKey(tenant: context.tenantID, key: key, by: context.actor, pool: app)
+        try await administration.revokeKey(tenant: context.tenantID, key: key, by: context.actor, on: app)
     }
 }

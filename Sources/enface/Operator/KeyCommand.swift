@@ -24,7 +24,7 @@ struct KeyCommand: AsyncParsableCommand {
                 var request: [String: JSONValue] = ["name": .string(name), "scopes": .array(scopes.map(JSONValue.string))]
                 if let expiresAt { request["expiresAt"] = .string(expiresAt) }
                 let created = try await session.administration.createKey(
-                    tenant: try await session.tenantID(tenant), .object(request), creatorScopes: nil, by: session.actor)
+                    tenant: try await session.tenantID(tenant), .object(request), by: session.actor)
                 try printJSON(CreatedKey(apiKey: created.secret.text, key: created.key))
             }
         }
