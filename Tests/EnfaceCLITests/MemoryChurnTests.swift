@@ -55,7 +55,7 @@ struct MemoryChurnTests {
         return await next.value
     }
 
-    @Test func tenThousandPersonsEnrolledAndDeletedLeaveTheHeapFlat() async throws {
+    @Test func fifteenThousandPersonsEnrolledAndDeletedLeaveTheHeapFlat() async throws {
         // Fewer database connections than clients: the pool is full from the warm-up on, so its
         // size (a few hundred KB of buffers a connection) cannot differ between the two readings
         // with how busy the machine was.
@@ -72,14 +72,15 @@ struct MemoryChurnTests {
         let before = try await Self.memory(node)
         // A gauge that reads nothing would pass anything.
         try #require(before.heap > 1_000_000 && before.heapFree > 0, "heap gauges: \(before)")
-        _ = try await Self.churn(node, headers: headers, from: warm, cycles: 10_000)
+        _ = try await Self.churn(node, headers: headers, from: warm, cycles: 15_000)
         let after = try await Self.memory(node)
-        // The version this replaced kept ~500 bytes a cycle (5 MB here) in its shard's person
-        // directory and its change bookkeeping; measured here: −1 to +1.7 MB, alone or beside
-        // the whole suite.
-        #expect(after.heap - before.heap < 2_500_000, "heap \(before.heap) → \(after.heap) bytes")
+        // The version this replaced kept ~500 bytes a cycle (7.5 MB here) in its shard's person
+        // directory and its change bookkeeping. What a steady heap moves by does not grow with the
+        // cycles (glibc's arenas, how the work fell on threads): measured over 10,000 cycles,
+        // −1 to +0.9 MB alone and up to +2.8 MB beside the whole suite.
+        #expect(after.heap - before.heap < 4_000_000, "heap \(before.heap) → \(after.heap) bytes")
         #expect(
-            after.held - before.held < 3_000_000,
+            after.held - before.held < 4_500_000,
             "resident \(before.resident) → \(after.resident) bytes, of which malloc kept \(before.heapFree) → \(after.heapFree) for reuse")
         try await node.stop()
     }

@@ -10,18 +10,22 @@ import Testing
 import TestSupport
 
 struct ShardCacheTests {
-    /// A loader counting its loads; each load is a shard of `rows` faces under `keyVersion`.
+    /// A loader counting its loads; each load is a shard of `rows` faces under `keyVersion`,
+    /// and waits at `gate` until the test opens it (closed: the gate is open from the start).
     final class Loader: Sendable {
         let loads = Atomic<Int>(0)
         let rows: Int
+        let gate: AsyncStream<Void>?
 
-        init(rows: Int = 0) { self.rows = rows }
+        init(rows: Int = 0, gate: AsyncStream<Void>? = nil) {
+            self.rows = rows
+            self.gate = gate
+        }
 
         func load(_ tenant: UUID, keyVersion: Int = 1) -> @Sendable () async throws -> ShardFeed {
-            { [rows] in
+            { [rows, gate] in
                 self.loads.add(1, ordering: .relaxed)
-                // Long enough that concurrent callers arrive while it runs.
-                try await Task.sleep(for: .milliseconds(50))
+                if let gate { for await _ in gate {} }
                 let shard = try Shard(dimension: 64)
                 for row in 0..<rows {
                     try shard.add(face: UUID(), person: "p\(row)", embedding: (0..<64).map { Float(($0 + row) % 7) + 1 })
@@ -39,17 +43,19 @@ struct ShardCacheTests {
 
     @Test func manyAskingAtOnceShareOneLoad() async throws {
         let cache = Self.cache()
-        let loader = Loader()
+        let (gate, open) = AsyncStream<Void>.makeStream()
+        let loader = Loader(gate: gate)
         let tenant = UUID()
         let shards = try await withThrowingTaskGroup(of: ObjectIdentifier.self) { group in
-            for _ in 0..<16 { group.addTask { ObjectIdentifier(try await cache.shard(for: tenant, keyVersion: 1, load: loader.load(tenant))) } }
+            // Half ask while the load is held, half as it finishes and after.
+            for _ in 0..<8 { group.addTask { ObjectIdentifier(try await cache.shard(for: tenant, keyVersion: 1, load: loader.load(tenant))) } }
+            try await poll("the load to start") { loader.loads.load(ordering: .relaxed) == 1 ? true : nil }
+            open.finish()
+            for _ in 0..<8 { group.addTask { ObjectIdentifier(try await cache.shard(for: tenant, keyVersion: 1, load: loader.load(tenant))) } }
             return try await group.reduce(into: Set()) { $0.insert($1) }
         }
         #expect(loader.loads.load(ordering: .relaxed) == 1)
         #expect(shards.count == 1)
-        // Loaded, it is answered from memory.
-        _ = try await cache.shard(for: tenant, keyVersion: 1, load: loader.load(tenant))
-        #expect(loader.loads.load(ordering: .relaxed) == 1)
     }
 
     @Test func aNewKeyVersionLoadsTheShardAgain() async throws {
@@ -60,6 +66,17 @@ struct ShardCacheTests {
         let second = try await cache.shard(for: tenant, keyVersion: 2, load: loader.load(tenant, keyVersion: 2))
         #expect(loader.loads.load(ordering: .relaxed) == 2)
         #expect(first !== second)
+    }
+
+    @Test func aCallerWithAnOlderKeyVersionGetsTheNewerShardWithoutAReload() async throws {
+        let cache = Self.cache()
+        let loader = Loader()
+        let tenant = UUID()
+        let newer = try await cache.shard(for: tenant, keyVersion: 3, load: loader.load(tenant, keyVersion: 3))
+        // A request whose tenant was read just before the key changed.
+        let asked = try await cache.shard(for: tenant, keyVersion: 2, load: loader.load(tenant, keyVersion: 2))
+        #expect(asked === newer)
+        #expect(loader.loads.load(ordering: .relaxed) == 1)
     }
 
     @Test func aFailedLoadIsNotKeptAndTheNextAskTriesAgain() async throws {
@@ -79,7 +96,8 @@ struct ShardCacheTests {
         let (a, b, c) = (UUID(), UUID(), UUID())
         // Measure one shard, then allow two and a half.
         let probe = Self.cache()
-        let one = try await probe.shard(for: UUID(), keyVersion: 1, load: loader.load(UUID())).memoryBytes
+        let measured = UUID()
+        let one = try await probe.shard(for: measured, keyVersion: 1, load: loader.load(measured)).memoryBytes
         let cache = Self.cache(budget: one * 5 / 2)
         _ = try await cache.shard(for: a, keyVersion: 1, load: loader.load(a))
         _ = try await cache.shard(for: b, keyVersion: 1, load: loader.load(b))

@@ -203,7 +203,10 @@ enum EmbeddingField {
         let encoded = base64Field.flatMap { name in reader.value(name).map { (name, $0) } }
         switch (numbers, encoded) {
         case (nil, nil):
-            reader.fail(field, "required", base64Field.map { "send \(field) or \($0)" } ?? "is required")
+            // A file sent as either has already been named (`wrong_type`); only silence is missing.
+            if !reader.contains(field), !(base64Field.map(reader.contains) ?? false) {
+                reader.fail(field, "required", base64Field.map { "send \(field) or \($0)" } ?? "is required")
+            }
             return nil
         case (.some, .some((let base64Field, _))):
             reader.fail(base64Field, "not_allowed", "send \(field) or \(base64Field), not both")

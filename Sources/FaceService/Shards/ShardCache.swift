@@ -26,17 +26,22 @@ final class ShardCache: Sendable {
 
     /// The tenant's shard rotated under key version `keyVersion`: straight from the index when in
     /// memory (searches never queue behind an actor), else loaded by `load`, one load however
-    /// many ask. A shard of another key version (the key was replaced) is dropped and loaded again.
+    /// many ask. A shard of an older key version (the key was replaced) is dropped and loaded again.
     func shard(
         for tenant: UUID, keyVersion: Int, load: @escaping @Sendable () async throws -> ShardFeed
     ) async throws -> Shard {
         let shard: Shard
-        if let loaded = index.shard(for: tenant), versions.withLock({ $0[tenant] }) == keyVersion {
+        // A shard of a newer version than the caller's (its tenant read a moment earlier) is the
+        // truth; one of an older version is dropped and loaded again.
+        if let loaded = index.shard(for: tenant), let version = versions.withLock({ $0[tenant] }), version >= keyVersion {
             shard = loaded
         } else {
             if isLoaded(tenant) { await drop(tenant, why: "its key changed") }
-            let feed = try await feeds.load(tenant, into: index, load)
-            versions.withLock { $0[tenant] = feed.keyVersion }
+            // The version is recorded before the shard becomes visible: a search finding the
+            // shard always finds its version, and never takes a fresh load for a changed key.
+            let feed = try await feeds.load(tenant, into: index, load) { feed in
+                self.versions.withLock { $0[tenant] = feed.keyVersion }
+            }
             shard = feed.shard
         }
         if memoryBudget > 0 {
@@ -66,10 +71,14 @@ final class ShardCache: Sendable {
 
     /// Drops the tenant's shard, to load afresh on its next use; with `feed`, only if that feed
     /// is still the tenant's (a feed gone stale must not drop the fresh load that replaced it).
-    func drop(_ tenant: UUID, feed: ShardFeed? = nil, why: String) async {
-        guard await feeds.remove(tenant, ifStill: feed, from: index) else { return }
+    /// With `evictedOnly`, only a feed whose shard already left the index (a load since then is kept).
+    func drop(_ tenant: UUID, feed: ShardFeed? = nil, evictedOnly: Bool = false, why: String) async {
+        // The version goes with the shard, inside the actor: a load that follows records its own.
+        let removed = await feeds.remove(tenant, ifStill: feed, evictedOnly: evictedOnly, from: index) {
+            self.versions.withLock { _ = $0.removeValue(forKey: tenant) }
+        }
+        guard removed else { return }
         lastUsed.withLock { _ = $0.removeValue(forKey: tenant) }
-        versions.withLock { _ = $0.removeValue(forKey: tenant) }
         logger.notice("shard dropped", metadata: ["tenant": "\(tenant)", "why": "\(why)"])
     }
 
@@ -84,7 +93,9 @@ final class ShardCache: Sendable {
             lastUsed.withLock { _ = $0.removeValue(forKey: victim) }
             // Out of the index at once (the budget is about memory); the feed follows.
             index.evict(victim)
-            background.submit("drop a shard over the memory budget") { await self.drop(victim, why: "memory budget") }
+            background.submit("drop a shard over the memory budget") {
+                await self.drop(victim, evictedOnly: true, why: "memory budget")
+            }
         }
     }
 
@@ -98,13 +109,19 @@ actor ShardFeeds {
     private var feeds: [UUID: ShardFeed] = [:]
     private var inFlight: [UUID: Task<ShardFeed, any Error>] = [:]
 
-    func load(_ tenant: UUID, into index: FaceIndex, _ load: @escaping @Sendable () async throws -> ShardFeed) async throws -> ShardFeed {
+    /// The tenant's feed, loaded by `load` unless loaded or loading; `installing` runs just
+    /// before a fresh shard enters the index.
+    func load(
+        _ tenant: UUID, into index: FaceIndex, _ load: @escaping @Sendable () async throws -> ShardFeed,
+        installing: (ShardFeed) -> Void
+    ) async throws -> ShardFeed {
         if let feed = feeds[tenant], index.shard(for: tenant) != nil { return feed }
         if let task = inFlight[tenant] { return try await task.value }
         let task = Task { try await load() }
         inFlight[tenant] = task
         defer { inFlight[tenant] = nil }
         let feed = try await task.value
+        installing(feed)
         index.install(feed.shard, for: tenant)
         feeds[tenant] = feed
         return feed
@@ -120,10 +137,14 @@ actor ShardFeeds {
 
     func all() -> [ShardFeed] { Array(feeds.values) }
 
-    func remove(_ tenant: UUID, ifStill feed: ShardFeed?, from index: FaceIndex) -> Bool {
+    func remove(
+        _ tenant: UUID, ifStill feed: ShardFeed?, evictedOnly: Bool, from index: FaceIndex, removing: () -> Void
+    ) -> Bool {
         if let feed, feeds[tenant] !== feed { return false }
+        if evictedOnly, index.shard(for: tenant) != nil { return false }
         feeds[tenant] = nil
         index.evict(tenant)
+        removing()
         return true
     }
 }

@@ -142,7 +142,7 @@ public enum TenantRepository {
     /// The id of the tenant with this slug, for any role: `tenant_id_for_slug` answers the id
     /// alone (SECURITY DEFINER), so the data plane can name a tenant it may not read.
     public static func id(slug: String, on pool: PostgresPool) async throws -> UUID? {
-        try await pool.query("SELECT tenant_id_for_slug(\(slug))").first?.decode(UUID?.self) ?? nil
+        try await pool.query("SELECT tenant_id_for_slug(\(slug))").first?.decode(UUID?.self)
     }
 
     /// Holds provisioning's lock until the transaction ends: one `enface tenant apply` at a

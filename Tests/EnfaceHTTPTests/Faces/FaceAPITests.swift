@@ -44,7 +44,6 @@ struct FaceAPITests {
         let probe: [Float]
         let bobFaceID: String
         var vectors: Embeddings
-        let alice: [Float]
 
         init(_ enface: EnfaceClient, sourceLocation: SourceLocation = #_sourceLocation) async throws {
             tenant = try await enface.createTenant()
@@ -61,7 +60,6 @@ struct FaceAPITests {
                 .post, "/v1/persons/bob/faces", key: tenant.key, json: ["embedding": Embeddings.json(vectors.sample(of: bob))])
             bobFaceID = try #require(bobFace["faceId"]?.stringValue, sourceLocation: sourceLocation)
             probe = vectors.sample(of: alice)
-            self.alice = alice
         }
     }
 

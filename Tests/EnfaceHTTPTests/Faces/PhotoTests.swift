@@ -98,6 +98,11 @@ struct PhotoTests {
                 .post, "/v1/search", key: tenant.key, headers: [.contentType: "multipart/form-data; boundary=x"],
                 bytes: Photos.form(boundary: "x", files: [("image", "o.jpg", try Photos.bytes("obama.jpg")), ("limit", "l.txt", [51])]))
             #expect(fileAsLimit.code == "validation_failed" && fileAsLimit.pointers == ["/limit"], "\(fileAsLimit.body)")
+            let fileAsEmbedding = try await enface.call(
+                .post, "/v1/search", key: tenant.key, headers: [.contentType: "multipart/form-data; boundary=x"],
+                bytes: Photos.form(boundary: "x", files: [("embedding", "e.bin", [0, 0, 128, 63])]))
+            #expect(fileAsEmbedding.pointers == ["/embedding"], "\(fileAsEmbedding.body)")
+            #expect(fileAsEmbedding.json["errors"]?.arrayValue?.first?["code"] == "wrong_type")
             let verifyBlank = try await enface.call(
                 .post, "/v1/verify", key: tenant.key,
                 json: ["personId": "p1", "image": .string(Data(PNG.encode(width: 64, height: 64) { _, _ in (9, 9, 9) }).base64EncodedString())])

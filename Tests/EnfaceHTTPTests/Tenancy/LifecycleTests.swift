@@ -14,6 +14,11 @@ struct LifecycleTests {
         .pending: ["activate"], .active: ["suspend"], .suspended: ["reactivate", "delete"], .deleted: [],
     ]
     static let moves = ["activate", "suspend", "reactivate", "delete"]
+    /// The status each move reaches, and the time the answer must then name.
+    static let reached = [
+        "activate": ("active", "activatedAt"), "suspend": ("suspended", "suspendedAt"),
+        "reactivate": ("active", "activatedAt"), "delete": ("deleted", "purgeAfter"),
+    ]
 
     /// A new tenant brought to `status` the way an operator would.
     static func tenant(in status: TenantStatus, _ enface: EnfaceClient) async throws -> CreatedTenant {
@@ -41,6 +46,8 @@ struct LifecycleTests {
                 let reply = try await Self.move(move, tenant, enface)
                 if Self.allowed[status, default: []].contains(move) {
                     #expect(reply.status == .ok, "\(status) → \(move): \(reply.body)")
+                    let (reached, stamped) = Self.reached[move] ?? ("", "")
+                    #expect(reply["status"]?.stringValue == reached && reply[stamped]?.stringValue != nil, "\(move): \(reply.body)")
                 } else {
                     #expect(reply.status == .conflict && reply.code == "invalid_transition", "\(status) → \(move): \(reply.body)")
                     let unchanged = try await enface.admin(.get, "/tenants/\(tenant.id)")
