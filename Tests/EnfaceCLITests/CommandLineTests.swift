@@ -21,15 +21,8 @@ import Testing
             #expect(!url.contains("\n"), "db url printed more than the URL: \(output)")
             #expect(url == (try postgres.endpoint(for: role)).url)
 
-            let check = Process()
-            check.executableURL = psql
-            check.arguments = [url, "-Atc", "SELECT current_user"]
-            let pipe = Pipe()
-            check.standardOutput = pipe
-            try check.run()
-            check.waitUntilExit()
-            let user = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            #expect(user.trimmingCharacters(in: .whitespacesAndNewlines) == role.roleName)
+            let (checked, user) = try await ChildProcess.run(psql, [url, "-Atc", "SELECT current_user"])
+            #expect(checked == 0 && user.trimmingCharacters(in: .whitespacesAndNewlines) == role.roleName, "\(user)")
         }
     }
 
@@ -44,14 +37,8 @@ import Testing
         let (status, output) = try await EnfaceProcess.run(["db", "url", "--role", "app"], environment: environment(database))
         #expect(status == 0)
         let psql = try TestEnvironment.embeddedPostgres.program("psql")
-        let check = Process()
-        check.executableURL = psql
-        check.arguments = [output.trimmingCharacters(in: .newlines), "-Atc", "select count(*) from faces"]
-        let pipe = Pipe()
-        check.standardOutput = pipe
-        try check.run()
-        check.waitUntilExit()
-        #expect(String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self) == "0\n")
+        let (checked, count) = try await ChildProcess.run(psql, [output.trimmingCharacters(in: .newlines), "-Atc", "select count(*) from faces"])
+        #expect(checked == 0 && count == "0\n", "\(count)")
         let owner = try await database.withConnection(.owner) { connection in
             try await connection.query("SELECT count(*)::int FROM faces", logger: TestEnvironment.logger)
                 .collect().first!.decode(Int.self)

@@ -21,7 +21,7 @@ struct DurabilityTests {
 
         // Eight clients enroll one person each after another; the server dies under them.
         let acknowledged = LockedList()
-        let serverPID = node.process.process.processIdentifier
+        let serverPID = node.process.process.pid
         await withTaskGroup(of: Void.self) { group in
             for worker in 0..<8 {
                 group.addTask {

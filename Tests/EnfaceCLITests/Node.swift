@@ -31,9 +31,9 @@ struct Node {
                 ]) { $1 }
                 .merging(environment) { $1 })
         let port = try await poll(timeout: .seconds(60), "the server to listen") { () -> Int? in
-            if !process.process.isRunning {
+            if let status = process.process.terminationStatus {
                 throw TestEnvironmentError(
-                    "enface serve exited (\(process.process.terminationReason == .uncaughtSignal ? "signal" : "status") \(process.process.terminationStatus)): \(process.text)")
+                    "enface serve exited (\(process.process.endedBySignal ? "signal" : "status") \(status)): \(process.text)")
             }
             guard let match = process.text.firstMatch(of: /listening on 127\.0\.0\.1:(\d+)/) else { return nil }
             return Int(match.1)

@@ -2,10 +2,8 @@
 
 import Foundation
 
-public final class EnfaceProcess: @unchecked Sendable {
-    // @unchecked: `process` is only started in init and then read (pid, status); Foundation's
-    // Process is thread-safe for those, it just is not annotated.
-    public let process: Process
+public final class EnfaceProcess: Sendable {
+    public let process: ChildProcess
     public let output: URL
 
     /// The binary next to the test bundle: SwiftPM builds it because the test target depends on it.
@@ -21,18 +19,10 @@ public final class EnfaceProcess: @unchecked Sendable {
 
     /// Starts `enface arguments…` with this process's environment plus `environment`.
     public init(_ arguments: [String], environment: [String: String] = [:]) throws {
-        process = Process()
-        process.executableURL = Self.binary
-        process.arguments = arguments
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-        process.currentDirectoryURL = TestEnvironment.repositoryRoot
         output = FileManager.default.temporaryDirectory.appendingPathComponent("enface-\(UUID().uuidString).out")
-        _ = FileManager.default.createFile(atPath: output.path, contents: nil)
-        let handle = try FileHandle(forWritingTo: output)
-        process.standardOutput = handle
-        process.standardError = handle
-        try process.run()
-        try handle.close()
+        process = try ChildProcess(
+            Self.binary, arguments, environment: ProcessInfo.processInfo.environment.merging(environment) { $1 },
+            directory: TestEnvironment.repositoryRoot, output: output)
     }
 
     /// Runs `enface arguments…` to completion and returns its exit status and output.
@@ -47,17 +37,15 @@ public final class EnfaceProcess: @unchecked Sendable {
     public var text: String { (try? String(contentsOf: output, encoding: .utf8)) ?? "" }
 
     public func waitForExit(timeout: Duration = .seconds(30)) async throws -> Int32 {
-        try await poll(timeout: timeout, "enface \(process.arguments ?? []) to exit") {
-            process.isRunning ? nil : process.terminationStatus
-        }
+        try await process.waitForExit(timeout: timeout)
     }
 
     public func signal(_ signal: Int32) {
-        kill(process.processIdentifier, signal)
+        process.signal(signal)
     }
 
     deinit {
-        if process.isRunning { process.terminate() }
+        process.signal(SIGTERM)
         try? FileManager.default.removeItem(at: output)
     }
 }

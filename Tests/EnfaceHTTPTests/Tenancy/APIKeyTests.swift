@@ -156,18 +156,11 @@ struct APIKeyTests {
         let database = try ScratchDatabase.required()
         let pgDump = try TestEnvironment.embeddedPostgres.program("pg_dump")
         let endpoint = database.endpoint(.owner)
-        let process = Process()
-        process.executableURL = pgDump
-        process.arguments = ["--data-only", "--enable-row-security", "--dbname", endpoint.url]
-        process.environment = ["PGOPTIONS": "-c app.tenant_id=\(tenant)"]
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        try #require(process.terminationStatus == 0, "pg_dump failed")
-        return String(decoding: data, as: UTF8.self)
+        let (status, output) = try await ChildProcess.run(
+            pgDump, ["--data-only", "--enable-row-security", "--dbname", endpoint.url],
+            environment: ["PGOPTIONS": "-c app.tenant_id=\(tenant)"])
+        try #require(status == 0, "pg_dump failed: \(output)")
+        return output
     }
 }
 
