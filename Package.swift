@@ -157,6 +157,7 @@ let package = Package(
                 // FaceIndex for `enface bench index` only, which measures the vector core alone.
                 "EnfaceHTTP", "FaceImages", "FaceIndex", "FaceService", "Tenancy", "TemplateProtection", "WireFormats",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -20,6 +20,8 @@ public struct ModelManifest: Sendable, Codable, Equatable {
     public var licence: String
     /// The in-process extractor that turns photos into this model's embeddings, if any.
     public var extractor: String?
+    /// Measured here from labelled photos (`enface calibrate`), for a model with an extractor.
+    public var calibration: Calibration?
 }
 
 /// The manifests built into the binary.
