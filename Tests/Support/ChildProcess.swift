@@ -4,6 +4,7 @@
 // while another test held 400 sockets open. Output goes to a file, never a pipe.
 
 import Foundation
+import Storage
 import Synchronization
 
 public final class ChildProcess: Sendable {
@@ -21,24 +22,9 @@ public final class ChildProcess: Sendable {
         let descriptor = open(output.path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
         guard descriptor >= 0 else { throw ChildProcessError("cannot open \(output.path): \(String(cString: strerror(errno)))") }
         defer { close(descriptor) }
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_adddup2(&actions, descriptor, 1)
-        posix_spawn_file_actions_adddup2(&actions, descriptor, 2)
-        if let closeFrom = Self.closeFrom { _ = closeFrom(&actions, 3) }
-        if let directory, let changeDirectory = Self.changeDirectory { _ = changeDirectory(&actions, directory.path) }
-        let argv = [executable.path] + arguments
-        let environ = environment.map { "\($0.key)=\($0.value)" }
-        var pid: pid_t = 0
-        let status = Self.withCStrings(argv) { argvPointers in
-            Self.withCStrings(environ) { environPointers in
-                posix_spawn(&pid, executable.path, &actions, nil, argvPointers, environPointers)
-            }
-        }
-        guard status == 0 else { throw ChildProcessError("cannot run \(executable.path): \(String(cString: strerror(status)))") }
-        self.pid = pid
+        pid = try Spawn.start(
+            [executable.path] + arguments, environment: environment.map { "\($0.key)=\($0.value)" }, directory: directory?.path,
+            output: descriptor)
     }
 
     /// Whether it still runs (reaps it once it has ended).
@@ -48,9 +34,7 @@ public final class ChildProcess: Sendable {
             var status: Int32 = 0
             let reaped = waitpid(pid, &status, WNOHANG)
             guard reaped == pid else { return reaped == 0 }
-            // WIFEXITED / WEXITSTATUS / WTERMSIG are macros Swift cannot import.
-            let signal = status & 0x7f
-            ended = signal == 0 ? ((status >> 8) & 0xff, false) : (128 + signal, true)
+            ended = Spawn.exitStatus(status)
             return false
         }
     }
@@ -84,22 +68,6 @@ public final class ChildProcess: Sendable {
         // Reaped if it has ended; one still running is left to end on its own (its owner signals
         // it, as `enface serve` must shut down gracefully).
         _ = isRunning
-    }
-
-    typealias FileAction = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>?, Int32) -> Int32
-    typealias DirectoryAction = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>?, UnsafePointer<CChar>?) -> Int32
-
-    /// glibc's `posix_spawn_file_actions_addclosefrom_np` (2.34) and `…_addchdir_np` (2.29), which
-    /// Swift's Glibc module does not export.
-    static let closeFrom: FileAction? = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "posix_spawn_file_actions_addclosefrom_np")
-        .map { unsafeBitCast($0, to: FileAction.self) }
-    static let changeDirectory: DirectoryAction? = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "posix_spawn_file_actions_addchdir_np")
-        .map { unsafeBitCast($0, to: DirectoryAction.self) }
-
-    static func withCStrings<Result>(_ strings: [String], _ body: ([UnsafeMutablePointer<CChar>?]) -> Result) -> Result {
-        let pointers = strings.map { strdup($0) } + [nil]
-        defer { pointers.forEach { free($0) } }
-        return body(pointers)
     }
 }
 

@@ -35,25 +35,7 @@ struct ExternalCommand {
             unlink(output.path)
         }
 
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_adddup2(&actions, outputDescriptor, 1)
-        posix_spawn_file_actions_adddup2(&actions, outputDescriptor, 2)
-        if let closeFrom = Self.closeFrom {
-            _ = closeFrom(&actions, 3)
-        }
-
-        var pid: pid_t = 0
-        let status = withCStrings(argv) { argvPointers in
-            withCStrings(environment) { environmentPointers in
-                posix_spawn(&pid, argv[0], &actions, nil, argvPointers, environmentPointers)
-            }
-        }
-        guard status == 0 else {
-            throw StorageError.embedded("cannot run \(argv[0]): \(String(cString: strerror(status)))")
-        }
+        let pid = try Spawn.start(argv, environment: environment, output: outputDescriptor)
         var waitStatus: Int32 = 0
         while waitpid(pid, &waitStatus, 0) < 0 {
             guard errno == EINTR else {
@@ -62,33 +44,10 @@ struct ExternalCommand {
         }
         let text = (try? String(contentsOf: output, encoding: .utf8))?
             .trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
-        // Exited normally with status 0; WIFEXITED/WEXITSTATUS are macros Swift cannot import.
-        let exitStatus = (waitStatus & 0x7f) == 0 ? (waitStatus >> 8) & 0xff : 128 + (waitStatus & 0x7f)
+        let exitStatus = Spawn.exitStatus(waitStatus).status
         guard exitStatus == 0 else {
             throw StorageError.commandFailed(command: executable.lastPathComponent, status: exitStatus, output: text)
         }
         return text
     }
-}
-
-extension ExternalCommand {
-    typealias CloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>?, Int32) -> Int32
-
-    /// glibc ≥ 2.34's `posix_spawn_file_actions_addclosefrom_np`, which Swift's Glibc module does
-    /// not export. Without it (older libc) only descriptors marked close-on-exec stay behind,
-    /// which is every one NIO and this file open; the output capture above still works.
-    static let closeFrom: CloseFrom? = {
-        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "posix_spawn_file_actions_addclosefrom_np")
-        else { return nil }
-        return unsafeBitCast(symbol, to: CloseFrom.self)
-    }()
-}
-
-/// Calls `body` with a NULL-terminated C array of the strings.
-private func withCStrings<Result>(
-    _ strings: [String], _ body: ([UnsafeMutablePointer<CChar>?]) -> Result
-) -> Result {
-    let pointers = strings.map { strdup($0) } + [nil]
-    defer { pointers.forEach { free($0) } }
-    return body(pointers)
 }
