@@ -65,6 +65,9 @@ struct Calibrate: AsyncParsableCommand {
                 if used[i].photo.person == used[j].photo.person { genuine.append(score) } else { impostor.append(score) }
             }
         }
+        guard !genuine.isEmpty, !impostor.isEmpty else {
+            throw ValidationError("\(genuine.count) genuine and \(impostor.count) impostor pairs: need two photos of one person, and two persons")
+        }
         let calibration = Calibration(
             photos: used.map(\.photo), persons: Set(used.map(\.photo.person)).count, genuine: genuine, impostor: impostor)
         current.calibration = calibration
