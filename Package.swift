@@ -238,6 +238,7 @@ let package = Package(
             dependencies: [
                 "enface",
                 "Storage",
+                "Tenancy",
                 "TestSupport",
                 "WireFormats",
                 .product(name: "Crypto", package: "swift-crypto"),
