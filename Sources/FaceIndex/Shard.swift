@@ -29,6 +29,7 @@ public final class Shard: Sendable {
     let directory = PersonDirectory()
     private let published: Mutex<ShardSnapshot>
     private let writer: Mutex<WriterState>
+    private let publishedWrites = Atomic<Int>(0)
 
     /// State only the writer reads and writes.
     private struct WriterState {
@@ -58,6 +59,27 @@ public final class Shard: Sendable {
     }
 
     public var count: Int { snapshot().count }
+
+    /// This shard, and how many writes it has published: a result computed at one generation is
+    /// current while the shard is still at it (a shard loaded again is another).
+    public var generation: Generation { Generation(shard: instance, writes: publishedWrites.load(ordering: .acquiring)) }
+
+    public struct Generation: Sendable, Equatable {
+        let shard: UUID
+        let writes: Int
+    }
+
+    private let instance = UUID()
+
+    /// Persons with at least one face.
+    public var personCount: Int { writer.withLock { $0.facesOfPerson.count } }
+
+    /// A snapshot and, from the same moment, each person's number and rows in it.
+    func personRows() -> (ShardSnapshot, [(person: UInt32, rows: [Int])]) {
+        writer.withLock { state in
+            (snapshot(), state.facesOfPerson.map { ($0.key, $0.value.compactMap { state.rowOfFace[$0] }) })
+        }
+    }
 
     public func contains(face: UUID) -> Bool {
         writer.withLock { $0.rowOfFace[face] != nil }
@@ -249,6 +271,7 @@ public final class Shard: Sendable {
             return previous
         }
         _ = previous  // released here, outside the lock
+        publishedWrites.add(1, ordering: .releasing)
         for index in Set(touched) where index < state.segments.count {
             let segment = state.segments[index]
             segment.highWater = max(segment.highWater, next.rows(inSegment: index))

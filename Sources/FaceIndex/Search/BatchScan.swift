@@ -41,5 +41,5 @@ enum BatchScan {
 
     /// OpenBLAS spawns its own threads per call by default; every product here is one
     /// segment's, split across cores by `ParallelScan`, so its threads would only contend.
-    private static let singleThreadedBLAS: Void = openblas_set_num_threads(1)
+    static let singleThreadedBLAS: Void = openblas_set_num_threads(1)
 }
