@@ -122,10 +122,10 @@ func wire(
         tenantGate: TenantAuthMiddleware(
             authenticator: authenticator, rateLimiter: rateLimiter, anonymous: anonymous, usage: usage, metrics: metrics,
             hostSuffix: configuration.tenantHostSuffix),
-        admin: AdminController(administration: administration, models: models),
+        admin: AdminController(administration: administration, models: models, registry: faces),
         tenant: TenantController(
             selfService: TenantSelfService(app: appPool, administration: administration, audit: audit), usage: usage,
-            models: models),
+            models: models, registry: faces),
         faces: FaceController(registry: faces, photos: photos, metrics: metrics), methodFallbacks: methodFallbacks)
 
     // Shut down in reverse: the server stops first, background work (shard loads and drops) is

@@ -21,6 +21,15 @@ public struct Problem: Error, Sendable, Equatable {
     /// For a photo with the wrong number of faces: the faces found.
     public var faces: [Face]?
 
+    /// For an enroll refused as a possible duplicate: the other persons it matched, best first.
+    public var possibleDuplicates: [Duplicate]?
+
+    /// Another person an enrolled face matched, as enroll answers name one.
+    public struct Duplicate: Codable, Sendable, Equatable {
+        var personId: String
+        var score: Double
+    }
+
     /// A face found in the photo, as face answers describe one (`FaceBoxAnswer` is this type).
     /// Left, top, right, bottom in the upright photo's pixels, and the detector's score.
     public struct Face: Codable, Sendable, Equatable {
@@ -30,7 +39,7 @@ public struct Problem: Error, Sendable, Equatable {
 
     public init(
         _ status: HTTPResponse.Status, code: String, title: String, detail: String? = nil, headers: HTTPFields = [:],
-        errors: [FieldError]? = nil, faces: [Face]? = nil
+        errors: [FieldError]? = nil, faces: [Face]? = nil, possibleDuplicates: [Duplicate]? = nil
     ) {
         self.status = status
         self.code = code
@@ -39,6 +48,7 @@ public struct Problem: Error, Sendable, Equatable {
         self.headers = headers
         self.errors = errors
         self.faces = faces
+        self.possibleDuplicates = possibleDuplicates
     }
 
     static let mediaType = "application/problem+json"
@@ -52,6 +62,7 @@ public struct Problem: Error, Sendable, Equatable {
         var requestId: String
         var errors: [FieldError]?
         var faces: [Face]?
+        var possibleDuplicates: [Duplicate]?
     }
 
     func response(requestID: String) -> Response {
@@ -62,7 +73,8 @@ public struct Problem: Error, Sendable, Equatable {
     func body(requestID: String) -> ByteBuffer {
         let body = Body(
             type: "https://enface.dev/problems/\(code.replacingOccurrences(of: "_", with: "-"))",
-            title: title, status: Int(status.code), detail: detail, code: code, requestId: requestID, errors: errors, faces: faces)
+            title: title, status: Int(status.code), detail: detail, code: code, requestId: requestID, errors: errors, faces: faces,
+            possibleDuplicates: possibleDuplicates)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         return ByteBuffer(bytes: (try? encoder.encode(body)) ?? Data())

@@ -10,6 +10,7 @@ import WireFormats
 struct AdminController: Sendable {
     let administration: TenantAdministration
     let models: ModelCatalog
+    let registry: FaceRegistry
 
     func addRoutes(to group: RouterGroup<EnfaceRequestContext>) {
         group.post("/tenants") { request, context in
@@ -46,10 +47,15 @@ struct AdminController: Sendable {
             let reference = context.pathParameter("tenant") ?? ""
             return TenantAnswer(try await administration.tenant(reference), models: models)
         }
-        group.patch("/tenants/{tenant}") { request, context in
-            let tenant = try await administration.update(
-                try context.uuid("tenant"), try await request.json(context: context), by: actor(context))
-            return TenantAnswer(tenant, models: models)
+        group.patch("/tenants/{tenant}") { request, context -> Response in
+            let (id, patch) = (try context.uuid("tenant"), try await request.json(context: context))
+            if try Query(request).flag("dryRun") {
+                let (before, after) = try await administration.preview(id, patch)
+                let effect = try await registry.effect(from: before, to: after)
+                return try DryRunAnswer(tenant: TenantAnswer(after, models: models), effect: effect).response(from: request, context: context)
+            }
+            let tenant = try await administration.update(id, patch, by: actor(context))
+            return try TenantAnswer(tenant, models: models).response(from: request, context: context)
         }
         group.post("/tenants/{tenant}/activate") { _, context in
             TenantAnswer(try await administration.activate(try context.uuid("tenant"), by: actor(context)), models: models)
@@ -89,6 +95,11 @@ struct AdminController: Sendable {
             let from = try query.day("from") ?? UsageMeter.day(Date().addingTimeInterval(-29 * 86_400))
             let days = try await administration.usage(tenant: id, from: from, to: to)
             return UsageDays(tenantId: id.lowercasedText, from: from, to: to, days: days.map(UsageDays.Day.init))
+        }
+        group.get("/tenants/{tenant}/calibration") { _, context in
+            let tenant = try await administration.tenant(context.pathParameter("tenant") ?? "")
+            guard tenant.status != .deleted else { throw TenancyError.tenantDeleted }
+            return CalibrationAnswer(outcome: try await registry.calibration(of: tenant))
         }
         group.get("/audit") { request, context in
             let query = Query(request)

@@ -5,6 +5,7 @@
 import FaceService
 import Foundation
 import Hummingbird
+import Tenancy
 
 /// Where a face is in a photo and the detector's score: one shape for answers and problems.
 typealias FaceBoxAnswer = Problem.Face
@@ -22,6 +23,9 @@ struct EnrollAnswer: ResponseEncodable {
     var faceCount: Int
     /// Where the face was, when it came from a photo.
     var face: FaceBoxAnswer?
+    /// Other persons the face matched (`duplicateCheck: warn`); empty when none did, absent
+    /// when the tenant does not check.
+    var possibleDuplicates: [Problem.Duplicate]?
 }
 
 /// A person, as listed.
@@ -108,6 +112,7 @@ struct VerifyAnswer: ResponseEncodable {
     var score: Double
     var faceId: String
     var threshold: Double
+    var thresholdSource: String
     var personId: String
     var faces: [VerdictAnswer]?
 
@@ -115,7 +120,8 @@ struct VerifyAnswer: ResponseEncodable {
         match = best.match
         score = best.score.shortestDecimal
         faceId = best.faceID.lowercasedText
-        threshold = best.threshold
+        threshold = best.threshold.value
+        thresholdSource = best.threshold.source
         personId = person
         self.faces = faces
     }
@@ -145,7 +151,16 @@ struct SearchAnswer: ResponseEncodable {
     var matches: [MatchAnswer]?
     var faces: [FaceMatches]?
     var threshold: Double
+    var thresholdSource: String
     var limit: Int
+
+    init(matches: [MatchAnswer]? = nil, faces: [FaceMatches]? = nil, threshold: Threshold, limit: Int) {
+        self.matches = matches
+        self.faces = faces
+        self.threshold = threshold.value
+        thresholdSource = threshold.source
+        self.limit = limit
+    }
 }
 
 /// POST /v1/compare: the score and verdict; for a photo, the face used.
@@ -153,6 +168,7 @@ struct CompareAnswer: ResponseEncodable {
     var score: Double
     var match: Bool
     var threshold: Double
+    var thresholdSource: String
     var faceA: FaceBoxAnswer?
     var faceB: FaceBoxAnswer?
 }

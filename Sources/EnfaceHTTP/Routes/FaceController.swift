@@ -35,7 +35,10 @@ struct FaceController: Sendable {
                 status: .created, headers: [.location: "/v1/persons/\(EnfaceRequestContext.pathSegment(personID))"],
                 response: EnrollAnswer(
                     faceId: enrolled.faceID.lowercasedText, personId: enrolled.personID, faceCount: enrolled.faceCount,
-                    face: box.map(FaceBoxAnswer.init)))
+                    face: box.map(FaceBoxAnswer.init),
+                    possibleDuplicates: enrolled.possibleDuplicates?.map {
+                        Problem.Duplicate(personId: $0.personID, score: $0.score.shortestDecimal)
+                    }))
         }
         group.get("/persons") { request, context in
             let tenant = try context.requireTenant(.facesRead)
@@ -126,7 +129,8 @@ struct FaceController: Sendable {
             let (first, second) = (try await side(proven(a, "a")), try await side(proven(b, "b")))
             let result = try registry.compare(first.embedding, second.embedding, context: tenant)
             return CompareAnswer(
-                score: result.score.shortestDecimal, match: result.match, threshold: result.threshold,
+                score: result.score.shortestDecimal, match: result.match, threshold: result.threshold.value,
+                thresholdSource: result.threshold.source,
                 faceA: first.box.map(FaceBoxAnswer.init), faceB: second.box.map(FaceBoxAnswer.init))
         }
     }

@@ -6,22 +6,25 @@ import Hummingbird
 import Tenancy
 import WireFormats
 
-/// A tenant as both planes show it: the tenant, and the threshold a match needs now.
+/// A tenant as both planes show it: the tenant, and the threshold a 1:1 match needs now, with
+/// where it came from (a 1:N threshold set as a rate also depends on the gallery's size, which
+/// each search answer names).
 struct TenantAnswer: ResponseEncodable {
     let tenant: Tenant
-    let effectiveMatchThreshold: Double
+    let effective: Threshold
 
     init(_ tenant: Tenant, models: ModelCatalog) {
         self.tenant = tenant
-        self.effectiveMatchThreshold = models.matchThreshold(for: tenant)
+        self.effective = models.verifyThreshold(for: tenant)
     }
 
-    enum Extra: String, CodingKey { case effectiveMatchThreshold }
+    enum Extra: String, CodingKey { case effectiveMatchThreshold, effectiveThresholdSource }
 
     func encode(to encoder: any Encoder) throws {
         try tenant.encode(to: encoder)
         var container = encoder.container(keyedBy: Extra.self)
-        try container.encode(effectiveMatchThreshold, forKey: .effectiveMatchThreshold)
+        try container.encode(effective.value, forKey: .effectiveMatchThreshold)
+        try container.encode(effective.source, forKey: .effectiveThresholdSource)
     }
 }
 
@@ -150,6 +153,14 @@ struct Query {
         return id
     }
 
+    func flag(_ name: String) throws -> Bool {
+        switch parameters[name] {
+        case nil, "false": return false
+        case "true": return true
+        default: throw RequestError.invalidQuery(FieldError(pointer: "?\(name)", code: "invalid_format", detail: "must be true or false"))
+        }
+    }
+
     subscript(_ name: String) -> String? { parameters[name] }
 }
 
@@ -173,4 +184,56 @@ extension EnfaceRequestContext {
         guard let text = pathParameter(name), let id = UUID(uuidString: text) else { throw notFound }
         return id
     }
+}
+
+/// GET …/calibration: the tenant's gallery calibration (200), or its job's progress (202).
+struct CalibrationAnswer: ResponseGenerator {
+    let outcome: GalleryCalibrations.Outcome
+
+    struct Running: Encodable {
+        var status = "running"
+        var progress: Double
+        var startedAt: Date
+    }
+
+    struct Ready: Encodable {
+        let calibration: GalleryCalibration
+
+        enum Extra: String, CodingKey { case status }
+
+        func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: Extra.self)
+            try container.encode("ready", forKey: .status)
+            try calibration.encode(to: encoder)
+        }
+    }
+
+    func response(from request: Request, context: some RequestContext) throws -> Response {
+        switch outcome {
+        case .ready(let calibration):
+            return try EditedResponse(response: JSONBody(Ready(calibration: calibration))).response(from: request, context: context)
+        case .running(let progress, let startedAt):
+            return try EditedResponse(
+                status: .accepted, headers: [.retryAfter: "2"],
+                response: JSONBody(Running(progress: (progress * 1_000).rounded() / 1_000, startedAt: startedAt))
+            ).response(from: request, context: context)
+        }
+    }
+}
+
+/// Any Encodable as a JSON answer.
+struct JSONBody<Value: Encodable & Sendable>: ResponseEncodable {
+    let value: Value
+
+    init(_ value: Value) { self.value = value }
+
+    func encode(to encoder: any Encoder) throws { try value.encode(to: encoder) }
+}
+
+/// PATCH …?dryRun=true: the tenant as the change would leave it, and what its thresholds would
+/// have done to the last days' decisions; nothing is written.
+struct DryRunAnswer: ResponseEncodable {
+    let dryRun = true
+    let tenant: TenantAnswer
+    let effect: ThresholdEffect
 }

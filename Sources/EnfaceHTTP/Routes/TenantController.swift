@@ -11,6 +11,7 @@ struct TenantController: Sendable {
     let selfService: TenantSelfService
     let usage: UsageMeter
     let models: ModelCatalog
+    let registry: FaceRegistry
 
     func addRoutes(to group: RouterGroup<EnfaceRequestContext>) {
         group.get("/tenant") { _, context in
@@ -25,10 +26,20 @@ struct TenantController: Sendable {
                     settings: tenant.tenant.plan.selfServiceSettings.sorted(), maxFacesPerPerson: limits.maxFacesPerPerson,
                     searchLimitMax: limits.searchLimitMax))
         }
-        group.patch("/tenant/settings") { request, context in
+        group.patch("/tenant/settings") { request, context -> Response in
             let tenant = try context.requireTenant(.tenantAdmin)
-            let changed = try await selfService.updateSettings(try await request.json(context: context), context: tenant)
-            return TenantAnswer(changed, models: models)
+            let patch = try await request.json(context: context)
+            if try Query(request).flag("dryRun") {
+                let (before, after) = try await selfService.previewSettings(patch, context: tenant)
+                let effect = try await registry.effect(from: before, to: after)
+                return try DryRunAnswer(tenant: TenantAnswer(after, models: models), effect: effect).response(from: request, context: context)
+            }
+            let changed = try await selfService.updateSettings(patch, context: tenant)
+            return try TenantAnswer(changed, models: models).response(from: request, context: context)
+        }
+        group.get("/tenant/calibration") { _, context in
+            let tenant = try context.requireTenant(.tenantAdmin)
+            return CalibrationAnswer(outcome: try await registry.calibration(of: tenant.tenant))
         }
         group.get("/keys") { _, context in
             let tenant = try context.requireTenant(.tenantAdmin)

@@ -9,6 +9,9 @@ public enum FaceError: Error, Equatable, Sendable {
     case faceNotFound
     case maxFacesPerPerson(Int)
     case faceQuotaExceeded(Int)
+    /// The face matches other persons at or above the threshold, and the tenant refuses those
+    /// (`duplicateCheck: refuse`); best first.
+    case possibleDuplicate([Match])
     /// The tenant's key is gone (purged) or does not open with this master key.
     case tenantKeyUnavailable
 

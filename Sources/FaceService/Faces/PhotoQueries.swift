@@ -33,14 +33,15 @@ extension FaceRegistry {
     /// Every face of a photo searched, each with its own matches, and the threshold they met.
     public func search(
         faces: [FacePhotos.Face], limit: Int, minScore: Double?, context: TenantContext
-    ) async throws -> (each: [FaceSearch], threshold: Double) {
+    ) async throws -> (each: [FaceSearch], threshold: Threshold) {
         var each: [FaceSearch] = []
-        var threshold = searchThreshold(context.tenant, minScore: minScore)
+        var threshold: Threshold?
         for face in faces {
             let found = try await search(embedding: face.embedding, limit: limit, minScore: minScore, context: context)
             threshold = found.threshold
             each.append(FaceSearch(box: face.box, matches: found.matches))
         }
+        guard let threshold else { throw FaceError.noFace }
         return (each, threshold)
     }
 

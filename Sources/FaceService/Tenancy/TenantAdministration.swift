@@ -56,6 +56,7 @@ public struct TenantAdministration: Sendable {
         var quotas = plan.defaultQuotas
         do {
             if let patch = reader.value("settings") { settings = try settings.applying(patch) }
+            if models.model(model) != nil { try models.checkRates(settings, model: model) }
         } catch { reader.record(error.errors) }
         do {
             if let patch = reader.value("quotas") { quotas = try quotas.applying(patch) }
@@ -126,27 +127,38 @@ public struct TenantAdministration: Sendable {
     /// `{"name"?, "plan"?, "settings"?, "quotas"?}`. A new plan brings its default quotas,
     /// unless the same request sets quotas too.
     public func update(_ id: UUID, _ patch: JSONValue, by actor: String) async throws -> Tenant {
-        try await change(id, by: actor, action: "tenant.update") { tenant in
-            var reader = FieldReader(patch, allowed: ["name", "plan", "settings", "quotas"])
-            var changed = tenant
-            if let name = reader.string("name", lengths: 1...200) { changed.name = name }
-            if let text = reader.string("plan") {
-                if let plan = Plan(rawValue: text) {
-                    if plan != tenant.plan { changed.quotas = plan.defaultQuotas }
-                    changed.plan = plan
-                } else {
-                    reader.fail("plan", "invalid_value", "must be one of \(Plan.allCases.map(\.rawValue).joined(separator: ", "))")
-                }
+        try await change(id, by: actor, action: "tenant.update") { try updated($0, with: patch) }
+    }
+
+    /// What `update` would make of the tenant, with nothing written or audited (`?dryRun=true`).
+    public func preview(_ id: UUID, _ patch: JSONValue) async throws -> (before: Tenant, after: Tenant) {
+        guard let tenant = try await admin.withTransaction({ try await TenantRepository.find(id, on: $0, logger: admin.logger) })
+        else { throw TenancyError.tenantNotFound }
+        guard tenant.status != .deleted else { throw TenancyError.tenantDeleted }
+        return (tenant, try updated(tenant, with: patch))
+    }
+
+    func updated(_ tenant: Tenant, with patch: JSONValue) throws(TenancyError) -> Tenant {
+        var reader = FieldReader(patch, allowed: ["name", "plan", "settings", "quotas"])
+        var changed = tenant
+        if let name = reader.string("name", lengths: 1...200) { changed.name = name }
+        if let text = reader.string("plan") {
+            if let plan = Plan(rawValue: text) {
+                if plan != tenant.plan { changed.quotas = plan.defaultQuotas }
+                changed.plan = plan
+            } else {
+                reader.fail("plan", "invalid_value", "must be one of \(Plan.allCases.map(\.rawValue).joined(separator: ", "))")
             }
-            do throws(ValidationFailure) {
-                if let settings = reader.value("settings") { changed.settings = try changed.settings.applying(settings) }
-            } catch { reader.record(error.errors) }
-            do throws(ValidationFailure) {
-                if let quotas = reader.value("quotas") { changed.quotas = try changed.quotas.applying(quotas) }
-            } catch { reader.record(error.errors) }
-            do throws(ValidationFailure) { try reader.check() } catch { throw TenancyError.invalid(error) }
-            return changed
         }
+        do throws(ValidationFailure) {
+            if let settings = reader.value("settings") { changed.settings = try changed.settings.applying(settings) }
+            try models.checkRates(changed.settings, model: changed.model)
+        } catch { reader.record(error.errors) }
+        do throws(ValidationFailure) {
+            if let quotas = reader.value("quotas") { changed.quotas = try changed.quotas.applying(quotas) }
+        } catch { reader.record(error.errors) }
+        do throws(ValidationFailure) { try reader.check() } catch { throw TenancyError.invalid(error) }
+        return changed
     }
 
     public func activate(_ id: UUID, by actor: String) async throws -> Tenant {

@@ -24,13 +24,7 @@ public struct TenantSelfService: Sendable {
             guard let tenant = try await TenantRepository.find(
                 context.tenantID, lock: true, on: transaction.connection, logger: transaction.logger)
             else { throw TenancyError.tenantNotFound }
-            var changed = tenant
-            do throws(ValidationFailure) {
-                changed.settings = try tenant.settings.applying(
-                    patch, pointer: "", allowed: tenant.plan.selfServiceSettings, limits: tenant.plan.selfServiceLimits)
-            } catch {
-                throw TenancyError.invalid(error)
-            }
+            let changed = try updated(tenant, with: patch)
             guard changed != tenant else { return tenant }
             try await TenantRepository.updateSettings(changed, in: transaction)
             try await TenantAdministration.settingsChanged(from: tenant.settings, to: changed.settings, in: transaction)
@@ -45,6 +39,28 @@ public struct TenantSelfService: Sendable {
                     ]), in: transaction)
             return changed
         }
+    }
+
+    /// What `updateSettings` would make of the tenant, with nothing written (`?dryRun=true`).
+    public func previewSettings(_ patch: JSONValue, context: TenantContext) async throws -> (before: Tenant, after: Tenant) {
+        let tenant = try await app.withTenant(context.tenantID) { transaction in
+            try await TenantRepository.find(context.tenantID, on: transaction.connection, logger: transaction.logger)
+        }
+        guard let tenant else { throw TenancyError.tenantNotFound }
+        return (tenant, try updated(tenant, with: patch))
+    }
+
+    /// The tenant with `patch` applied to its settings, within its plan's list and ceilings.
+    func updated(_ tenant: Tenant, with patch: JSONValue) throws(TenancyError) -> Tenant {
+        var changed = tenant
+        do throws(ValidationFailure) {
+            changed.settings = try tenant.settings.applying(
+                patch, pointer: "", allowed: tenant.plan.selfServiceSettings, limits: tenant.plan.selfServiceLimits)
+            try administration.models.checkRates(changed.settings, model: tenant.model, pointer: "")
+        } catch {
+            throw TenancyError.invalid(error)
+        }
+        return changed
     }
 
     public func keys(context: TenantContext) async throws -> [APIKeyInfo] {

@@ -33,6 +33,8 @@ public final class UsageMeter: Service, Sendable {
     }
 
     private let app: PostgresPool
+    /// The best score of every verify and search, written with the same batches.
+    public let decisions = DecisionCounter()
     private let days = Mutex<[UUID: Day]>([:])
     private let keysUsed = Mutex<[UUID: Set<UUID>]>([:])
     private let interval: Duration
@@ -87,6 +89,14 @@ public final class UsageMeter: Service, Sendable {
         keysUsed.withLock { _ = $0[tenant, default: []].insert(key) }
     }
 
+    /// The tenant's decision histograms over the days `from`…`to` (yyyy-MM-dd, UTC, inclusive),
+    /// written or not.
+    public func decisions(tenant: UUID, from: String, to: String) async throws -> DecisionHistograms {
+        try await decisions.histograms(tenant: tenant, from: from, to: to) {
+            try await app.withTenant(tenant) { try await UsageRepository.decisions(from: from, to: to, in: $0) }
+        }
+    }
+
     /// Today's totals for a tenant, including what is not written yet.
     public func today(_ tenant: UUID, now: Date = Date()) -> UsageCounts? {
         days.withLock { days in
@@ -126,6 +136,7 @@ public final class UsageMeter: Service, Sendable {
                 logger.warning("usage: write failed; will retry", metadata: ["error.type": "\(type(of: error))"])
             }
         }
+        await decisions.flush(app, logger: logger)
         let keys = keysUsed.withLock { used in
             defer { used = [:] }
             return used

@@ -282,6 +282,13 @@ public enum FaceRepository {
         return matches
     }
 
+    /// How many persons the tenant has enrolled (a 1:N threshold depends on it).
+    public static func personCount(in transaction: TenantTransaction) async throws -> Int {
+        let row = try await transaction.query("SELECT count(*) FROM persons WHERE tenant_id = \(transaction.tenantID)")
+            .collect().first.orThrow(RepositoryError.noRow("person count"))
+        return Int(try row.decode(Int64.self))
+    }
+
     /// 1:1 in the database: the person's best face against the rotated probe, or nil when the
     /// tenant has no face of this person.
     public static func bestFace(

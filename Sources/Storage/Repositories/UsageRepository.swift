@@ -39,4 +39,35 @@ public enum UsageRepository {
         }
         return days
     }
+
+    /// Adds `delta` to the tenant's decision histograms of `day`, bin by bin.
+    public static func add(_ delta: DecisionHistograms, day: String, in transaction: TenantTransaction) async throws {
+        try await transaction.query(
+            """
+            INSERT INTO usage (tenant_id, day, verify_scores, search_scores)
+            VALUES (\(transaction.tenantID), \(day)::date, \(delta.verify.counts), \(delta.search.counts))
+            ON CONFLICT (tenant_id, day) DO UPDATE
+               SET verify_scores = (SELECT array_agg(coalesce(a, 0) + coalesce(b, 0) ORDER BY i)
+                                      FROM unnest(usage.verify_scores, excluded.verify_scores) WITH ORDINALITY AS t(a, b, i)),
+                   search_scores = (SELECT array_agg(coalesce(a, 0) + coalesce(b, 0) ORDER BY i)
+                                      FROM unnest(usage.search_scores, excluded.search_scores) WITH ORDINALITY AS t(a, b, i))
+            """)
+    }
+
+    /// The tenant's decision histograms from `from` to `to` (yyyy-MM-dd, inclusive), summed.
+    public static func decisions(from: String, to: String, in transaction: TenantTransaction) async throws -> DecisionHistograms {
+        var sum = DecisionHistograms()
+        let rows = try await transaction.query(
+            """
+            SELECT verify_scores, search_scores FROM usage
+             WHERE tenant_id = \(transaction.tenantID) AND day BETWEEN \(from)::date AND \(to)::date
+            """)
+        for try await (verify, search) in rows.decode(([Int64]?, [Int64]?).self) {
+            // A row the schema's CHECK keeps at 200 bins; anything else is not counted.
+            sum = sum + DecisionHistograms(
+                verify: verify.flatMap(ScoreHistogram.init(counts:)) ?? ScoreHistogram(),
+                search: search.flatMap(ScoreHistogram.init(counts:)) ?? ScoreHistogram())
+        }
+        return sum
+    }
 }

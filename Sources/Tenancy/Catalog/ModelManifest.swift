@@ -48,11 +48,3 @@ public struct ModelCatalog: Sendable {
             })
     }
 }
-
-extension ModelCatalog {
-    /// The threshold a match needs for `tenant`: its own setting, else its model's default (0.5
-    /// for a model the catalogue does not know). The one place this rule is written.
-    public func matchThreshold(for tenant: Tenant) -> Double {
-        tenant.settings.matchThreshold ?? model(tenant.model)?.defaultMatchThreshold ?? 0.5
-    }
-}

@@ -29,7 +29,7 @@ public enum Plan: String, Sendable, Codable, CaseIterable {
     /// Settings a tenant's administrators may change themselves on this plan.
     public var selfServiceSettings: Set<String> {
         let base: Set = [
-            "matchThreshold", "maxFacesPerPerson", "searchLimitMax", "allowedOrigins", "minDetectionScore", "minFaceSize",
+            "matchThreshold", "falseMatchRate", "falsePositiveIdentificationRate", "duplicateCheck", "maxFacesPerPerson", "searchLimitMax", "allowedOrigins", "minDetectionScore", "minFaceSize",
             "maxFacesPerPhoto",
         ]
         switch self {

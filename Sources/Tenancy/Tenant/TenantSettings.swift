@@ -3,9 +3,24 @@
 import Foundation
 import WireFormats
 
+/// What an enroll does when its face matches another person at or above the threshold: nothing,
+/// name them in its answer (`possibleDuplicates`), or refuse (409 `possible_duplicate`).
+public enum DuplicateCheck: String, Sendable, Codable, CaseIterable {
+    case off, warn, refuse
+}
+
 public struct TenantSettings: Sendable, Codable, Equatable {
-    /// Cosine similarity at or above which a probe matches; nil means the model's default.
+    /// Cosine similarity at or above which a probe matches; nil means a rate's, or the model's
+    /// default. Setting it clears the rates; setting a rate clears it.
     public var matchThreshold: Double?
+    /// 1:1 (verify, compare): the false-match rate the threshold is read at, off the model's
+    /// operating points; 1:N too unless `falsePositiveIdentificationRate` is set.
+    public var falseMatchRate: Double?
+    /// 1:N (search): the share of searches for someone not enrolled that may match anyone; the
+    /// threshold rises with the gallery (FMR = 1 − (1 − FPIR)^(1/persons)).
+    public var falsePositiveIdentificationRate: Double?
+    /// What an enroll does when its face matches another person at or above the threshold.
+    public var duplicateCheck: DuplicateCheck
     public var maxFacesPerPerson: Int
     /// Largest `limit` a search may ask for.
     public var searchLimitMax: Int
@@ -26,11 +41,15 @@ public struct TenantSettings: Sendable, Codable, Equatable {
     public var maxFacesPerPhoto: Int
 
     public init(
-        matchThreshold: Double? = nil, maxFacesPerPerson: Int = 3, searchLimitMax: Int = 20,
+        matchThreshold: Double? = nil, falseMatchRate: Double? = nil, falsePositiveIdentificationRate: Double? = nil,
+        duplicateCheck: DuplicateCheck = .warn, maxFacesPerPerson: Int = 3, searchLimitMax: Int = 20,
         features: [String: Bool] = [:], allowedOrigins: [String] = [], searchableTemplates: Bool = true,
         minDetectionScore: Double = 0.5, minFaceSize: Int = 40, maxFacesPerPhoto: Int = 10
     ) {
         self.matchThreshold = matchThreshold
+        self.falseMatchRate = falseMatchRate
+        self.falsePositiveIdentificationRate = falsePositiveIdentificationRate
+        self.duplicateCheck = duplicateCheck
         self.maxFacesPerPerson = maxFacesPerPerson
         self.searchLimitMax = searchLimitMax
         self.features = features
@@ -46,6 +65,9 @@ public struct TenantSettings: Sendable, Codable, Equatable {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         let defaults = TenantSettings()
         matchThreshold = try container.decodeIfPresent(Double.self, forKey: .matchThreshold)
+        falseMatchRate = try container.decodeIfPresent(Double.self, forKey: .falseMatchRate)
+        falsePositiveIdentificationRate = try container.decodeIfPresent(Double.self, forKey: .falsePositiveIdentificationRate)
+        duplicateCheck = try container.decodeIfPresent(DuplicateCheck.self, forKey: .duplicateCheck) ?? defaults.duplicateCheck
         maxFacesPerPerson = try container.decodeIfPresent(Int.self, forKey: .maxFacesPerPerson) ?? defaults.maxFacesPerPerson
         searchLimitMax = try container.decodeIfPresent(Int.self, forKey: .searchLimitMax) ?? defaults.searchLimitMax
         features = try container.decodeIfPresent([String: Bool].self, forKey: .features) ?? defaults.features
@@ -63,13 +85,13 @@ public struct TenantSettings: Sendable, Codable, Equatable {
     }
 
     public static let fields: Set<String> = [
-        "matchThreshold", "maxFacesPerPerson", "searchLimitMax", "features", "allowedOrigins", "searchableTemplates",
+        "matchThreshold", "falseMatchRate", "falsePositiveIdentificationRate", "duplicateCheck", "maxFacesPerPerson", "searchLimitMax", "features", "allowedOrigins", "searchableTemplates",
         "minDetectionScore", "minFaceSize", "maxFacesPerPhoto",
     ]
 
     /// These settings with `patch` (a JSON object) applied. `allowed` narrows which fields may be
     /// set (a tenant's own administrators, by plan) and `limits` caps them; operators pass nil.
-    /// `"matchThreshold": null` returns to the model's default.
+    /// `"matchThreshold": null` returns to a rate's threshold, or the model's default.
     public func applying(
         _ patch: JSONValue, pointer: String = "/settings", allowed: Set<String>? = nil, limits: Limits? = nil
     ) throws(ValidationFailure) -> TenantSettings {
@@ -80,10 +102,13 @@ public struct TenantSettings: Sendable, Codable, Equatable {
                 reader.fail(key, "not_allowed", "cannot be changed on this plan; ask your operator")
             }
         }
-        if reader.object["matchThreshold"] == .null {
-            result.matchThreshold = nil
-        } else if let value = reader.number("matchThreshold", in: 0...1) {
-            result.matchThreshold = value
+        applyThresholds(&reader, to: &result)
+        if let text = reader.string("duplicateCheck") {
+            if let check = DuplicateCheck(rawValue: text) {
+                result.duplicateCheck = check
+            } else {
+                reader.fail("duplicateCheck", "invalid_value", "must be off, warn or refuse")
+            }
         }
         if let value = reader.integer("maxFacesPerPerson", in: 1...(limits?.maxFacesPerPerson ?? 1_000)) {
             result.maxFacesPerPerson = value
@@ -131,6 +156,35 @@ public struct TenantSettings: Sendable, Codable, Equatable {
         }
         try reader.check()
         return result
+    }
+
+    /// A number, or a rate to read the number at: whichever is set clears the other, since only
+    /// one can decide; both at once is a conflict.
+    private func applyThresholds(_ reader: inout FieldReader, to result: inout TenantSettings) {
+        let rates = ["falseMatchRate", "falsePositiveIdentificationRate"]
+        if reader.contains("matchThreshold"), let rate = rates.first(where: reader.contains) {
+            reader.fail(rate, "conflict", "set matchThreshold or a rate, not both")
+            return
+        }
+        if reader.object["matchThreshold"] == .null {
+            result.matchThreshold = nil
+        } else if let value = reader.number("matchThreshold", in: 0...1) {
+            result.matchThreshold = value
+            result.falseMatchRate = nil
+            result.falsePositiveIdentificationRate = nil
+        }
+        let range = 1e-12...0.5
+        for (name, path) in [
+            ("falseMatchRate", \TenantSettings.falseMatchRate),
+            ("falsePositiveIdentificationRate", \TenantSettings.falsePositiveIdentificationRate),
+        ] {
+            if reader.object[name] == .null {
+                result[keyPath: path] = nil
+            } else if let value = reader.number(name, in: range) {
+                result[keyPath: path] = value
+                result.matchThreshold = nil
+            }
+        }
     }
 
     /// scheme://host[:port], nothing more (no path, no wildcard).

@@ -80,6 +80,12 @@ public enum JSONValue: Sendable, Equatable, Hashable, Codable {
     /// An object's member; nil for a missing key or a value that is no object.
     public subscript(key: String) -> JSONValue? { objectValue?[key] }
 
+    /// An array's element; nil out of range or for a value that is no array.
+    public subscript(index: Int) -> JSONValue? {
+        guard let items = arrayValue, items.indices.contains(index) else { return nil }
+        return items[index]
+    }
+
     /// The JSON type name, as error messages say it.
     public var typeName: String {
         switch self {
