@@ -9,7 +9,7 @@ struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Measure Enface's parts.",
-        subcommands: [IndexBench.self, ImageBench.self])
+        subcommands: [IndexBench.self, ImageBench.self, CalibrationBench.self])
 }
 
 struct IndexBench: AsyncParsableCommand {

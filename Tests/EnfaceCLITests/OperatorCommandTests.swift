@@ -33,6 +33,35 @@ enum OperatorCLI {
 
 @Suite(.scratchDatabase)
 struct OperatorCommandTests {
+    @Test func aTenantsCalibrationIsPrintedAsTablesFromARunningNode() async throws {
+        let node = try await Node.start(["ENFACE_MASTER_KEY": OperatorCLI.masterKey])
+        defer { node.process.signal(SIGTERM) }
+        let (_, headers) = try await node.createTenant("cli-calibrated")
+        // Two persons with one face each, close to each other (a near-duplicate), and a stranger.
+        let base = Node.embedding(1)
+        for (person, vector) in [("ann", base), ("anne", base.map { $0 * 1.01 + 0.001 }), ("zed", Node.embedding(2))] {
+            let enrolled = try await node.client.call(
+                .post, "/v1/persons/\(person)/faces", headers: headers, body: Node.json(vector))
+            try #require(enrolled.status == .created, "\(enrolled.body)")
+        }
+        var environment = try ScratchDatabase.required().environment
+        environment["ENFACE_MASTER_KEY"] = OperatorCLI.masterKey
+        environment["ENFACE_OPERATOR_TOKEN"] = Node.operatorToken
+        let url = "http://127.0.0.1:\(node.port)"
+        let printed = try await EnfaceProcess.run(["tenant", "calibration", "cli-calibrated", "--url", url], environment: environment)
+        #expect(printed.status == 0, "\(printed.output)")
+        #expect(printed.output.contains("3 persons, 3 faces; exact (3 persons measured)"), "\(printed.output)")
+        #expect(printed.output.contains("| best impostor per person | 3 |") && printed.output.contains("near-duplicate persons (1):"))
+        #expect(printed.output.contains("ann  anne  1.0000"))
+        // Without a token, or for no such tenant, it says why and fails.
+        environment["ENFACE_OPERATOR_TOKEN"] = nil
+        let anonymous = try await EnfaceProcess.run(["tenant", "calibration", "cli-calibrated", "--url", url], environment: environment)
+        #expect(anonymous.status != 0 && anonymous.output.contains("ENFACE_OPERATOR_TOKEN"))
+        environment["ENFACE_OPERATOR_TOKEN"] = "wrong"
+        let refused = try await EnfaceProcess.run(["tenant", "calibration", "cli-calibrated", "--url", url], environment: environment)
+        #expect(refused.status != 0 && refused.output.contains("401 unauthenticated"), "\(refused.output)")
+    }
+
     @Test func tenantsAndKeysFromTheCommandLine() async throws {
         let created = try await OperatorCLI.enface("tenant", "create", "--slug", "cli-acme", "--name", "Acme", "--plan", "pro")
         #expect(created.status == 0, "\(created.output)")

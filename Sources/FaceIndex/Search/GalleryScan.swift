@@ -61,7 +61,7 @@ extension Shard {
             // Every face of the measured persons, as queries, with whose they are.
             let queries = measured.flatMap { person in person.rows.map { (person: person.person, row: $0) } }
             var best = [(score: Float, row: Int)](repeating: (-.infinity, -1), count: queries.count)
-            let chunk = 64
+            let chunk = 512
             for start in stride(from: 0, to: queries.count, by: chunk) {
                 let slice = queries[start..<min(queries.count, start + chunk)]
                 let found = GalleryScan.bestOfOthers(snapshot, queries: Array(slice))

@@ -10,7 +10,10 @@ struct TenantCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tenant",
         abstract: "Create, inspect and move tenants through their lifecycle; apply a provisioning file.",
-        subcommands: [Create.self, List.self, Show.self, Activate.self, Suspend.self, Reactivate.self, Delete.self, Apply.self])
+        subcommands: [
+            Create.self, List.self, Show.self, Activate.self, Suspend.self, Reactivate.self, Delete.self, Apply.self,
+            CalibrationCommand.self,
+        ])
 
     struct Create: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
