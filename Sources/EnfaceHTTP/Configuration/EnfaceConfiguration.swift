@@ -55,6 +55,7 @@ public struct EnfaceConfiguration: Sendable {
         ("ENFACE_LOG_LEVEL", "info", "trace, debug, info, notice, warning, error or critical. Database logging never goes below info."),
         ("ENFACE_MASTER_KEY", "(key file)", "The master key, 32 bytes as base64 or hex. Unset, `ENFACE_DATA_DIR/secrets/master.key` is used, created (0600) on first run."),
         ("ENFACE_ADMIN_TOKENS", "(none: operator plane closed)", "Operator credentials as `name:sha256hex` pairs, comma-separated: only hashes of the tokens are configured; `enface operator token NAME` makes one."),
+        ("ENFACE_OPERATOR_TOKEN", "(none)", "Read by `enface tenant calibration` only (not by `serve`): the operator token it sends to the running node it asks."),
         ("ENFACE_JWT_ISSUERS_FILE", "(none: API keys only)", "A JSON file of trusted JWT issuers: `{\"issuers\":[{\"issuer\",\"audiences\",\"algorithm\",\"secretFile\"|\"publicKeyFile\"|\"jwksFile\",\"tenantClaim\"?}]}`; paths relative to the file."),
         ("ENFACE_TENANT_HOST_SUFFIX", "(none)", "With `tenants.example.com`, a request to `acme.tenants.example.com` must carry a credential of tenant `acme` (else 403, audited)."),
         ("ENFACE_HTTP_MAX_BODY_BYTES", "1048576", "Largest request body on the operator plane and before a tenant is known; tenants have their own quota."),
@@ -172,7 +173,7 @@ public struct EnfaceConfiguration: Sendable {
     /// Variables whose values swift-configuration redacts in any report of what was read.
     static let secrets: SecretsSpecifier<String, String> = .specific([
         "ENFACE_DATABASE_URL", "ENFACE_DATABASE_APP_URL", "ENFACE_DATABASE_ADMIN_URL", "ENFACE_MASTER_KEY",
-        "ENFACE_ADMIN_TOKENS",
+        "ENFACE_ADMIN_TOKENS", "ENFACE_OPERATOR_TOKEN",
     ])
 }
 

@@ -99,7 +99,11 @@ struct AdminController: Sendable {
         group.get("/tenants/{tenant}/calibration") { _, context in
             let tenant = try await administration.tenant(context.pathParameter("tenant") ?? "")
             guard tenant.status != .deleted else { throw TenancyError.tenantDeleted }
-            return CalibrationAnswer(outcome: try await registry.calibration(of: tenant))
+            let outcome = try await registry.calibration(of: tenant)
+            if case .ready = outcome {
+                try await administration.recordOperatorRead(tenant.id, action: "tenant.calibration.read", by: actor(context))
+            }
+            return CalibrationAnswer(outcome: outcome)
         }
         group.get("/audit") { request, context in
             let query = Query(request)

@@ -74,22 +74,6 @@ public final class FaceRegistry: Sendable {
         metrics.sampleShards(await shards.allFeeds().map { ($0.label, $0.shard.count, $0.shard.memoryBytes) })
     }
 
-    /// The threshold a 1:1 match needs for this tenant, and where it came from.
-    public func verifyThreshold(_ tenant: Tenant) -> Threshold {
-        models.verifyThreshold(for: tenant)
-    }
-
-    /// The threshold a 1:N match needs over a gallery of `persons` (the tenant's, which may rise
-    /// with the gallery), or a stricter `minScore` the request asks for.
-    func searchThreshold(_ tenant: Tenant, persons: Int, minScore: Double?) -> Threshold {
-        models.searchThreshold(for: tenant, persons: persons).atLeast(minScore: minScore)
-    }
-
-    /// Whether the tenant's 1:N threshold depends on how many persons it has.
-    static func dependsOnGallery(_ tenant: Tenant) -> Bool {
-        tenant.settings.matchThreshold == nil && tenant.settings.falsePositiveIdentificationRate != nil
-    }
-
     /// The model's dimension for this tenant.
     public func dimension(_ tenant: Tenant) -> Int { keys.dimension(tenant) }
 
@@ -172,21 +156,6 @@ public final class FaceRegistry: Sendable {
         return Enrolled(faceID: faceID, personID: personID, faceCount: count, possibleDuplicates: duplicates)
     }
 
-    /// The most persons a duplicate check names.
-    static let duplicatesNamed = 5
-
-    /// Other persons the template (unit length) matches at or above the tenant's 1:N threshold,
-    /// best first; nil when the tenant does not check. Checked against the gallery as this
-    /// request finds it: two enrolls of one face racing for two new persons both pass.
-    func possibleDuplicates(of template: [Float], person personID: String, tenant: Tenant) async throws -> [Match]? {
-        guard tenant.settings.duplicateCheck != .off else { return nil }
-        let found = try await search(template, limit: Self.duplicatesNamed + 1, minScore: nil, tenant: tenant)
-        return Array(found.matches.filter { $0.personID != personID }.prefix(Self.duplicatesNamed))
-    }
-
-    /// Deletes one of the tenant's faces. Another tenant's face id is the same 404 as a missing
-    /// one, in the same time (the check runs for both); the attempt is recorded in the platform's
-    /// trail, which operators read and tenants do not (the caller's own trail would tell it that
     /// the id exists somewhere).
     public func deleteFace(_ faceID: UUID, context: TenantContext) async throws {
         let tenantID = context.tenantID
@@ -265,64 +234,6 @@ public final class FaceRegistry: Sendable {
         return Verification(match: Double(best.score) >= threshold.value, score: best.score, threshold: threshold, faceID: best.faceID)
     }
 
-    /// 1:N: the best face of each of the `limit` most similar persons at or above the threshold
-    /// in force (the tenant's, or a stricter `minScore`).
-    public func search(
-        embedding: [Float], limit: Int, minScore: Double?, context: TenantContext
-    ) async throws -> (matches: [Match], threshold: Threshold, source: Source) {
-        let tenant = context.tenant
-        let probe = try probe(embedding, tenant: tenant)
-        usage.count(UsageCounts(searches: 1), tenant: tenant.id)
-        let found = try await search(probe, limit: limit, minScore: minScore, tenant: tenant)
-        metrics.searched(found.source, mode: found.mode, scan: found.scan)
-        // The best score whether it matched or not: what a threshold decided between.
-        if let best = found.best { usage.decisions.count(.search, score: Double(best), tenant: tenant.id) }
-        return (found.matches, found.threshold, found.source)
-    }
-
-    /// A 1:N search's outcome, and how it ran.
-    struct Found {
-        /// The persons at or above the threshold, best first.
-        var matches: [Match]
-        var threshold: Threshold
-        var source: Source
-        /// The best score of all, matched or not (nil for an empty gallery).
-        var best: Float?
-        var mode: String
-        var scan: Duration
-    }
-
-    /// 1:N for a probe already checked and of unit length (a client's search, or an enroll's
-    /// duplicate check: only the first is counted as a search).
-    func search(_ probe: [Float], limit: Int, minScore: Double?, tenant: Tenant) async throws -> Found {
-        if let rotation = try await loader.coldRotation(tenant) {
-            let started = ContinuousClock.now
-            var threshold = searchThreshold(tenant, persons: 1, minScore: minScore)
-            let found = try await app.withTenant(tenant.id) { transaction in
-                if Self.dependsOnGallery(tenant) {
-                    let persons = try await FaceRepository.personCount(in: transaction)
-                    threshold = searchThreshold(tenant, persons: persons, minScore: minScore)
-                }
-                return try await FaceRepository.searchPersons(
-                    rotatedProbe: rotation.apply(probe), minScore: -1, limit: limit, in: transaction)
-            }
-            let matches = found.filter { $0.score >= threshold.value }.map { Match(personID: $0.person, faceID: $0.face, score: Float($0.score)) }
-            return Found(
-                matches: matches, threshold: threshold, source: .database, best: found.first.map { Float($0.score) },
-                mode: FaceMetrics.pgvector, scan: ContinuousClock.now - started)
-        }
-        let (shard, rotation) = try await shard(for: tenant)
-        let threshold = searchThreshold(tenant, persons: Self.dependsOnGallery(tenant) ? shard.personCount : 1, minScore: minScore)
-        let rotated = rotation.apply(probe)
-        let started = ContinuousClock.now
-        let ranked = try shard.searchPersons(rotated, k: limit)
-        let scan = ContinuousClock.now - started
-        let matches = ranked.filter { Double($0.score) >= threshold.value }.map { Match(personID: $0.personID, faceID: $0.faceID, score: $0.score) }
-        return Found(
-            matches: matches, threshold: threshold, source: .memory, best: ranked.first?.score,
-            mode: shard.resolvedMode(.auto).rawValue, scan: scan)
-    }
-
     /// Two probes against each other; nothing is stored or searched.
     public func compare(_ a: [Float], _ b: [Float], context: TenantContext) throws(FaceError) -> Comparison {
         let tenant = context.tenant
@@ -332,19 +243,6 @@ public final class FaceRegistry: Sendable {
         let threshold = verifyThreshold(tenant)
         usage.count(UsageCounts(verifies: 1), tenant: tenant.id)
         return Comparison(match: score >= threshold.value, score: Float(score), threshold: threshold)
-    }
-
-    /// What the tenant's own gallery says about its threshold (from its shard, loaded if it is
-    /// not: no template leaves the process). Answered when ready within `wait`, else how far
-    /// the job has come.
-    public func calibration(of tenant: Tenant, wait: Duration = .seconds(2)) async throws -> GalleryCalibrations.Outcome {
-        let (shard, _) = try await shard(for: tenant)
-        let outcome = await calibrations.calibration(tenant: tenant.id, shard: shard, wait: wait) { persons in
-            models.searchThreshold(for: tenant, persons: persons)
-        }
-        guard case .ready(var calibration) = outcome else { return outcome }
-        calibration.decisions = try await decisions(of: tenant)
-        return .ready(calibration)
     }
 
     // MARK: Shards

@@ -5,6 +5,16 @@ import Storage
 import Tenancy
 
 extension TenantAdministration {
+    /// Records, in the tenant's own trail, that an operator read something of the tenant's that
+    /// operators otherwise never see (its calibration names person ids): the tenant can tell.
+    public func recordOperatorRead(_ id: UUID, action: String, by actor: String) async throws {
+        try await admin.withTenant(id) { transaction in
+            _ = try await audit.record(
+                AuditEvent(tenantID: id, actor: actor, action: action, target: id.uuidString.lowercased()),
+                in: transaction)
+        }
+    }
+
     public func auditEvents(_ filter: AuditRepository.Filter) async throws -> [RecordedAuditEvent] {
         try await admin.withTransaction { connection in
             try await AuditRepository.list(filter, on: connection, logger: admin.logger)

@@ -81,7 +81,7 @@ public struct GalleryCalibration: Sendable, Codable, Equatable {
         nearDuplicates = nearest.filter { $0.score >= threshold.value }.sorted { $0.score > $1.score }.compactMap { pair in
             let key = [pair.person, pair.other].sorted()
             guard seen.insert(key).inserted else { return nil }
-            return NearDuplicate(personA: key[0], personB: key[1], score: pair.score)
+            return NearDuplicate(personA: key[0], personB: key[1], score: Calibration.rounded(pair.score))
         }
         nearDuplicates = Array(nearDuplicates.prefix(Self.nearDuplicateLimit))
     }

@@ -160,6 +160,9 @@ struct ThresholdTests {
             // The operator sees the same; another tenant sees only its own gallery.
             let operatorView = try await enface.admin(.get, "/tenants/\(tenant.slug)/calibration")
             #expect(operatorView["persons"] == 20 && operatorView["nearDuplicates"] == answer["nearDuplicates"])
+            // It names person ids, which operators never otherwise see: the read is in the tenant's trail.
+            let trail = try await enface.admin(.get, "/audit?tenant=\(tenant.id)&action=tenant.calibration.read")
+            #expect(trail["events"]?.arrayValue?.count == 1 && trail["events"]?[0]?["actor"]?.stringValue?.hasPrefix("operator:") == true, "\(trail.body)")
             let other = try await enface.createTenant()
             #expect(try await enface.call(.post, "/v1/persons/solo/faces", key: other.key, json: ["embedding": Embeddings.json(faces[0].vector)]).status == .created)
             let alone = try await enface.call(.get, "/v1/tenant/calibration", key: other.key)
