@@ -71,13 +71,11 @@ public final class Shard: Sendable {
 
     private let instance = UUID()
 
-    /// Persons with at least one face.
-    public var personCount: Int { writer.withLock { $0.facesOfPerson.count } }
-
-    /// A snapshot and, from the same moment, each person's number and rows in it.
-    func personRows() -> (ShardSnapshot, [(person: UInt32, rows: [Int])]) {
+    /// A snapshot, its generation and, from the same moment, each person's number and rows in it.
+    func personRows() -> (ShardSnapshot, Generation, [(person: UInt32, rows: [Int])]) {
+        // Under the writer's lock: every publish (and its count) happens under it too.
         writer.withLock { state in
-            (snapshot(), state.facesOfPerson.map { ($0.key, $0.value.compactMap { state.rowOfFace[$0] }) })
+            (snapshot(), generation, state.facesOfPerson.map { ($0.key, $0.value.compactMap { state.rowOfFace[$0] }) })
         }
     }
 

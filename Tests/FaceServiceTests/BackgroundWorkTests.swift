@@ -25,7 +25,8 @@ import TestSupport
         let late = Atomic<Bool>(false)
         try await withThrowingTaskGroup(of: Void.self) { tasks in
             tasks.addTask { try await group.run() }
-            try await poll("the service group to run the work") { work.isRunning ? true : nil }
+            // A generous deadline: the suite runs beside CPU-heavy ones on a 2-core machine.
+            try await poll(timeout: .seconds(60), "the service group to run the work") { work.isRunning ? true : nil }
             work.submit("held") {
                 startedSignal.yield()
                 for await _ in release {}
@@ -53,7 +54,8 @@ import TestSupport
         let (started, startedSignal) = AsyncStream<Void>.makeStream()
         try await withThrowingTaskGroup(of: Void.self) { tasks in
             tasks.addTask { try await group.run() }
-            try await poll("the service group to run the work") { work.isRunning ? true : nil }
+            // A generous deadline: the suite runs beside CPU-heavy ones on a 2-core machine.
+            try await poll(timeout: .seconds(60), "the service group to run the work") { work.isRunning ? true : nil }
             work.submit("stuck") {
                 startedSignal.yield()
                 do {

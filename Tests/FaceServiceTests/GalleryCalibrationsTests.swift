@@ -24,7 +24,7 @@ struct GalleryCalibrationsTests {
     static let threshold: @Sendable (Int) -> Threshold = { _ in Threshold(value: 0.5, source: "matchThreshold") }
 
     func ready(_ calibrations: GalleryCalibrations, _ tenant: UUID, _ shard: Shard) async throws -> GalleryCalibration {
-        try await poll("the calibration of \(tenant)") {
+        try await poll(timeout: .seconds(60), "the calibration of \(tenant)") {
             if case .ready(let calibration) = await calibrations.calibration(
                 tenant: tenant, shard: shard, wait: .milliseconds(50), threshold: Self.threshold)
             { return calibration }
@@ -33,8 +33,9 @@ struct GalleryCalibrationsTests {
     }
 
     @Test func aBigGalleryIsAJobThatReportsProgressThenAnswersFromASample() async throws {
-        let calibrations = GalleryCalibrations(sampleLimit: 2_000)
-        let (big, small) = (try Self.shard(persons: 10_000, seed: 1), try Self.shard(persons: 30, seed: 2))
+        // Paced so slowly that a changed gallery is never scored again within the test.
+        let calibrations = GalleryCalibrations(sampleLimit: 500, pacing: 1_000_000)
+        let (big, small) = (try Self.shard(persons: 3_000, seed: 1), try Self.shard(persons: 30, seed: 2))
         let (bigTenant, smallTenant) = (UUID(), UUID())
         // Not waited for: the answer is the job's progress (or, on a fast machine, the result).
         if case .running(let progress, let startedAt) = await calibrations.calibration(
@@ -46,15 +47,35 @@ struct GalleryCalibrationsTests {
         let smallOne = try await ready(calibrations, smallTenant, small)
         #expect(smallOne.method == "exact" && smallOne.persons == 30 && smallOne.measuredPersons == 30)
         let bigOne = try await ready(calibrations, bigTenant, big)
-        #expect(bigOne.method == "sampled" && bigOne.persons == 10_000 && bigOne.measuredPersons == 2_000 && bigOne.faces == 20_000)
-        #expect(bigOne.genuine.count == 10_000 && bigOne.impostor.count == 2_000)
+        #expect(bigOne.method == "sampled" && bigOne.persons == 3_000 && bigOne.measuredPersons == 500 && bigOne.faces == 6_000)
+        #expect(bigOne.genuine.count == 3_000 && bigOne.impostor.count == 500)
         // Kept while the shard is unchanged: the same computation, at once.
         let again = await calibrations.calibration(tenant: bigTenant, shard: big, wait: .zero, threshold: Self.threshold)
         guard case .ready(let kept) = again else { Issue.record("recomputed an unchanged shard"); return }
-        #expect(kept.computedAt == bigOne.computedAt)
-        // A write makes it stale: the next answer is a new computation.
+        #expect(kept.computedAt == bigOne.computedAt && kept.current)
+        // A write makes it stale; before its pace allows another job, the last one answers, marked so.
         big.remove(person: "p0")
-        let changed = try await ready(calibrations, bigTenant, big)
-        #expect(changed.persons == 9_999 && changed.computedAt > bigOne.computedAt)
+        let paced = await calibrations.calibration(tenant: bigTenant, shard: big, wait: .zero, threshold: Self.threshold)
+        guard case .ready(let stale) = paced else { Issue.record("a paced gallery got no answer"); return }
+        #expect(!stale.current && stale.persons == 3_000 && stale.computedAt == bigOne.computedAt)
+    }
+
+    @Test func aChangedGalleryIsScoredAgainOnceItsPaceAllows() async throws {
+        let calibrations = GalleryCalibrations(pacing: 0)
+        let (shard, tenant) = (try Self.shard(persons: 40, seed: 3), UUID())
+        let first = try await ready(calibrations, tenant, shard)
+        #expect(first.current && first.persons == 40)
+        shard.remove(person: "p0")
+        let changed = try await poll(timeout: .seconds(60), "a new calibration") { () -> GalleryCalibration? in
+            let found = try await ready(calibrations, tenant, shard)
+            return found.current ? found : nil
+        }
+        #expect(changed.persons == 39 && changed.computedAt >= first.computedAt)
+        // Scores are kept for a bounded number of tenants: the least recently computed go.
+        let small = GalleryCalibrations(kept: 1)
+        let (a, b) = (UUID(), UUID())
+        _ = try await ready(small, a, shard)
+        _ = try await ready(small, b, try Self.shard(persons: 5, seed: 4))
+        #expect(small.keptTenants == [b])
     }
 }

@@ -47,9 +47,13 @@ struct ShardCacheTests {
         let loader = Loader(gate: gate)
         let tenant = UUID()
         let shards = try await withThrowingTaskGroup(of: ObjectIdentifier.self) { group in
+            // However this ends, the load is let go: a failed poll must not leave the group
+            // waiting for ever on a load nobody releases.
+            defer { open.finish() }
             // Half ask while the load is held, half as it finishes and after.
             for _ in 0..<8 { group.addTask { ObjectIdentifier(try await cache.shard(for: tenant, keyVersion: 1, load: loader.load(tenant))) } }
-            try await poll("the load to start") { loader.loads.load(ordering: .relaxed) == 1 ? true : nil }
+            // A generous deadline: the suite runs beside CPU-heavy ones on a 2-core machine.
+            try await poll(timeout: .seconds(60), "the load to start") { loader.loads.load(ordering: .relaxed) == 1 ? true : nil }
             open.finish()
             for _ in 0..<8 { group.addTask { ObjectIdentifier(try await cache.shard(for: tenant, keyVersion: 1, load: loader.load(tenant))) } }
             return try await group.reduce(into: Set()) { $0.insert($1) }

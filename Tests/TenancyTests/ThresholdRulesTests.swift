@@ -30,13 +30,13 @@ struct ThresholdRulesTests {
     }
 
     @Test func theIdentificationRateAsksForAStricterComparisonAsTheGalleryGrows() {
-        #expect(abs(FalseMatchCurve.falseMatchRate(fpir: 0.01, persons: 1) - 0.01) < 1e-15)
+        #expect(abs(FalseMatchCurve.falseMatchRate(fpir: 0.01, comparisons: 1) - 0.01) < 1e-15)
         // 1 − (1 − 0.01)^(1/1000), computed the long way.
-        #expect(abs(FalseMatchCurve.falseMatchRate(fpir: 0.01, persons: 1_000) - (1 - pow(0.99, 0.001))) < 1e-15)
-        let thresholds = [1, 10, 100, 10_000].map { Self.curve.threshold(at: FalseMatchCurve.falseMatchRate(fpir: 0.01, persons: $0)).value }
+        #expect(abs(FalseMatchCurve.falseMatchRate(fpir: 0.01, comparisons: 1_000) - (1 - pow(0.99, 0.001))) < 1e-15)
+        let thresholds = [1, 10, 100, 10_000].map { Self.curve.threshold(at: FalseMatchCurve.falseMatchRate(fpir: 0.01, comparisons: $0)).value }
         #expect(zip(thresholds, thresholds.dropFirst()).allSatisfy { $0 < $1 }, "\(thresholds)")
-        // FPIR ≈ N·FMR for small rates: at a million persons FMR ≈ 1e-8, no float underflow.
-        #expect(abs(FalseMatchCurve.falseMatchRate(fpir: 0.01, persons: 1_000_000) / 1.005e-8 - 1) < 1e-3)
+        // FPIR ≈ N·FMR for small rates: over a million comparisons FMR ≈ 1e-8, no float underflow.
+        #expect(abs(FalseMatchCurve.falseMatchRate(fpir: 0.01, comparisons: 1_000_000) / 1.005e-8 - 1) < 1e-3)
     }
 
     @Test func settingsTakeANumberOrARateNeverBoth() throws {
@@ -65,6 +65,10 @@ struct ThresholdRulesTests {
         #expect(wire == ["start": 0.71, "binWidth": 0.01, "counts": [1, 0, 2]], "\(wire.canonical)")
         #expect(try JSONDecoder().decode(ScoreHistogram.self, from: Data(wire.canonical.utf8)) == histogram)
         #expect(ScoreHistogram(counts: [1]) == nil)
+        // Every edge, typed as a person types it, starts its own bin.
+        for edge in 0...199 {
+            #expect(ScoreHistogram.bin(Double(edge - 100) / 100) == edge, "edge \(Double(edge - 100) / 100)")
+        }
         #expect((ScoreHistogram([0.5]) + ScoreHistogram([0.5, -0.5])).count(atLeast: 0.5) == 2)
     }
 
@@ -76,9 +80,13 @@ struct ThresholdRulesTests {
             threshold: Threshold(value: 0.6, source: "matchThreshold"), computedAt: Date(timeIntervalSince1970: 0))
         let current = calibration.estimates[0]
         #expect(current.threshold == 0.6 && current.falseNonMatchRate == 0.2 && current.falsePositiveIdentificationRate == 0.2)
-        // 1 − (1 − 0.2)^(1/4): the rate per comparison over the 4 others.
-        #expect(abs((current.falseMatchRate ?? 0) - (1 - pow(0.8, 0.25))) < 1e-12)
+        // 1 − (1 − 0.2)^(1/c): 12 faces of 5 persons, 2.4 faces each against 9.6 others', c ≈ 23.
+        #expect(abs((current.falseMatchRate ?? 0) - (1 - pow(0.8, 1.0 / 23))) < 1e-12)
         #expect(calibration.estimates.dropFirst().map(\.threshold) == [0.55, 0.58, 0.59, 0.61, 0.62, 0.65])
+        // 1 of 5: the exact bound; many: Wilson's, close to the exact one.
+        #expect(current.falsePositiveIdentificationRateUpper95 == ClopperPearson.upperBound(failures: 1, trials: 5))
+        let (exact, wilson) = (ClopperPearson.upperBound(failures: 60, trials: 5_000), GalleryCalibration.upperBound(60, of: 5_000))
+        #expect(wilson > 0.012 && abs(wilson - exact) / exact < 0.03, "Wilson \(wilson), exact \(exact)")
         #expect(calibration.nearDuplicates == [.init(personA: "a", personB: "b", score: 0.65)])
         #expect(calibration.method == "exact" && calibration.measuredPersons == 3 && calibration.genuine.quantiles["0.5"] == 0.75)
     }

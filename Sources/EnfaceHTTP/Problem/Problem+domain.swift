@@ -41,11 +41,11 @@ extension FaceError: ProblemConvertible {
             Problem(.notFound, code: "face_not_found", title: "No such face", detail: "This tenant has no face with this id.")
         case .maxFacesPerPerson(let limit):
             Problem(.conflict, code: "max_faces_per_person", title: "Person full", detail: "A person may have at most \(limit) faces.")
-        case .possibleDuplicate(let matches):
+        case .possibleDuplicate(let duplicates):
             Problem(
                 .conflict, code: "possible_duplicate", title: "Possible duplicate",
-                detail: "The face matches \(matches.count == 1 ? "another person" : "\(matches.count) other persons") at or above the threshold; this tenant refuses such enrolls (duplicateCheck: refuse).",
-                possibleDuplicates: matches.map { Problem.Duplicate(personId: $0.personID, score: $0.score.shortestDecimal) })
+                detail: "The face matches \(duplicates.count == 1 ? "another person" : "\(duplicates.count) other persons") at or above the threshold; this tenant refuses such enrolls (duplicateCheck: refuse).",
+                possibleDuplicateCount: duplicates.count, possibleDuplicates: duplicates.named.map(Problem.Duplicate.list))
         case .faceQuotaExceeded(let limit):
             Problem(.conflict, code: "face_quota_exceeded", title: "Face quota used up", detail: "This tenant may hold at most \(limit) faces.")
         case .tenantKeyUnavailable:

@@ -21,7 +21,9 @@ public struct Problem: Error, Sendable, Equatable {
     /// For a photo with the wrong number of faces: the faces found.
     public var faces: [Face]?
 
-    /// For an enroll refused as a possible duplicate: the other persons it matched, best first.
+    /// For an enroll refused as a possible duplicate: how many other persons it matched, and
+    /// (to a caller that may search) who, best first.
+    public var possibleDuplicateCount: Int?
     public var possibleDuplicates: [Duplicate]?
 
     /// Another person an enrolled face matched, as enroll answers name one.
@@ -39,7 +41,8 @@ public struct Problem: Error, Sendable, Equatable {
 
     public init(
         _ status: HTTPResponse.Status, code: String, title: String, detail: String? = nil, headers: HTTPFields = [:],
-        errors: [FieldError]? = nil, faces: [Face]? = nil, possibleDuplicates: [Duplicate]? = nil
+        errors: [FieldError]? = nil, faces: [Face]? = nil, possibleDuplicateCount: Int? = nil,
+        possibleDuplicates: [Duplicate]? = nil
     ) {
         self.status = status
         self.code = code
@@ -48,6 +51,7 @@ public struct Problem: Error, Sendable, Equatable {
         self.headers = headers
         self.errors = errors
         self.faces = faces
+        self.possibleDuplicateCount = possibleDuplicateCount
         self.possibleDuplicates = possibleDuplicates
     }
 
@@ -62,6 +66,7 @@ public struct Problem: Error, Sendable, Equatable {
         var requestId: String
         var errors: [FieldError]?
         var faces: [Face]?
+        var possibleDuplicateCount: Int?
         var possibleDuplicates: [Duplicate]?
     }
 
@@ -74,7 +79,7 @@ public struct Problem: Error, Sendable, Equatable {
         let body = Body(
             type: "https://enface.dev/problems/\(code.replacingOccurrences(of: "_", with: "-"))",
             title: title, status: Int(status.code), detail: detail, code: code, requestId: requestID, errors: errors, faces: faces,
-            possibleDuplicates: possibleDuplicates)
+            possibleDuplicateCount: possibleDuplicateCount, possibleDuplicates: possibleDuplicates)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         return ByteBuffer(bytes: (try? encoder.encode(body)) ?? Data())

@@ -23,9 +23,17 @@ struct EnrollAnswer: ResponseEncodable {
     var faceCount: Int
     /// Where the face was, when it came from a photo.
     var face: FaceBoxAnswer?
-    /// Other persons the face matched (`duplicateCheck: warn`); empty when none did, absent
-    /// when the tenant does not check.
+    /// How many other persons the face matched (`duplicateCheck: warn`), and who (to a key
+    /// that may search); absent when the tenant does not check.
+    var possibleDuplicateCount: Int?
     var possibleDuplicates: [Problem.Duplicate]?
+}
+
+extension Problem.Duplicate {
+    /// The persons as answers name them.
+    static func list(_ matches: [Match]) -> [Problem.Duplicate] {
+        matches.map { Problem.Duplicate(personId: $0.personID, score: $0.score.shortestDecimal) }
+    }
 }
 
 /// A person, as listed.

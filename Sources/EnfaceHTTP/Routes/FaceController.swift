@@ -36,9 +36,8 @@ struct FaceController: Sendable {
                 response: EnrollAnswer(
                     faceId: enrolled.faceID.lowercasedText, personId: enrolled.personID, faceCount: enrolled.faceCount,
                     face: box.map(FaceBoxAnswer.init),
-                    possibleDuplicates: enrolled.possibleDuplicates?.map {
-                        Problem.Duplicate(personId: $0.personID, score: $0.score.shortestDecimal)
-                    }))
+                    possibleDuplicateCount: enrolled.possibleDuplicates?.count,
+                    possibleDuplicates: enrolled.possibleDuplicates?.named.map(Problem.Duplicate.list)))
         }
         group.get("/persons") { request, context in
             let tenant = try context.requireTenant(.facesRead)

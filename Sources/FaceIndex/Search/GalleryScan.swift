@@ -25,6 +25,8 @@ public struct GalleryScores: Sendable {
     public var nearest: [Nearest]
     /// True when every person was measured; false when a sample was.
     public var exact: Bool
+    /// The shard as it was scored.
+    public var generation: Shard.Generation
 }
 
 extension Shard {
@@ -39,7 +41,7 @@ extension Shard {
         sampleLimit: Int, seed: UInt64 = 0x5EED, progress: (Double) -> Bool = { _ in true }
     ) -> GalleryScores? {
         directory.reading { () -> GalleryScores? in
-            let (snapshot, people) = personRows()
+            let (snapshot, generation, people) = personRows()
             let dimension = snapshot.dimension
             var genuine: [Float] = []
             for (_, rows) in people where rows.count > 1 {
@@ -79,7 +81,7 @@ extension Shard {
             let names = directory.names(persons + others.map { $0.map { $0.segment.persons[$0.slot] } ?? 0 })
             var result = GalleryScores(
                 persons: people.count, faces: snapshot.count, genuine: genuine, impostor: [], nearest: [],
-                exact: measured.count == people.count)
+                exact: measured.count == people.count, generation: generation)
             for (index, person) in persons.enumerated() {
                 guard let found = nearest[person] else { continue }
                 result.impostor.append(found.score)

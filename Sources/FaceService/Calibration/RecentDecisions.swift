@@ -19,28 +19,28 @@ extension FaceRegistry {
     public func decisions(of tenant: Tenant) async throws -> DecisionReport {
         let (from, to) = Self.decisionWindow()
         let histograms = try await usage.decisions(tenant: tenant.id, from: from, to: to)
-        let persons = try await galleryPersons(tenant, ifNeededBy: [tenant])
+        let faces = try await galleryFaces(tenant, ifNeededBy: [tenant])
         return DecisionReport(
-            histograms, from: from, to: to, verify: verifyThreshold(tenant), search: searchThreshold(tenant, persons: persons, minScore: nil))
+            histograms, from: from, to: to, verify: verifyThreshold(tenant), search: searchThreshold(tenant, faces: faces, minScore: nil))
     }
 
     /// What `after`'s settings would have done to `before`'s decisions of the last days.
     public func effect(from before: Tenant, to after: Tenant) async throws -> ThresholdEffect {
         let (from, to) = Self.decisionWindow()
         let histograms = try await usage.decisions(tenant: before.id, from: from, to: to)
-        let persons = try await galleryPersons(before, ifNeededBy: [before, after])
+        let faces = try await galleryFaces(before, ifNeededBy: [before, after])
         return ThresholdEffect(
             histograms, from: from, to: to, verify: (verifyThreshold(before), verifyThreshold(after)),
             search: (
-                searchThreshold(before, persons: persons, minScore: nil), searchThreshold(after, persons: persons, minScore: nil)
+                searchThreshold(before, faces: faces, minScore: nil), searchThreshold(after, faces: faces, minScore: nil)
             ))
     }
 
-    /// The persons the tenant has, when one of `tenants`' 1:N thresholds depends on it (its shard's
+    /// The faces the tenant holds, when one of `tenants`' 1:N thresholds depends on it (its shard's
     /// count in memory, else the database's); 1 otherwise.
-    func galleryPersons(_ tenant: Tenant, ifNeededBy tenants: [Tenant]) async throws -> Int {
+    func galleryFaces(_ tenant: Tenant, ifNeededBy tenants: [Tenant]) async throws -> Int {
         guard tenants.contains(where: Self.dependsOnGallery) else { return 1 }
-        if let feed = await shards.loadedFeed(for: tenant.id) { return feed.shard.personCount }
-        return try await app.withTenant(tenant.id) { try await FaceRepository.personCount(in: $0) }
+        if let feed = await shards.loadedFeed(for: tenant.id) { return feed.shard.count }
+        return try await app.withTenant(tenant.id) { try await FaceRepository.faceCount(in: $0) }
     }
 }

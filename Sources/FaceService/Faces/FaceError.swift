@@ -10,8 +10,8 @@ public enum FaceError: Error, Equatable, Sendable {
     case maxFacesPerPerson(Int)
     case faceQuotaExceeded(Int)
     /// The face matches other persons at or above the threshold, and the tenant refuses those
-    /// (`duplicateCheck: refuse`); best first.
-    case possibleDuplicate([Match])
+    /// (`duplicateCheck: refuse`).
+    case possibleDuplicate(PossibleDuplicates)
     /// The tenant's key is gone (purged) or does not open with this master key.
     case tenantKeyUnavailable
 
@@ -42,4 +42,12 @@ public struct FaceBox: Sendable, Equatable {
 
     /// `[left, top, right, bottom]`, as answers carry it.
     public var edges: [Int] { [left, top, right, bottom] }
+}
+
+/// Other persons an enrolled face matched at or above the tenant's 1:N threshold.
+public struct PossibleDuplicates: Sendable, Equatable {
+    /// How many (at most `FaceRegistry.duplicatesNamed`).
+    public var count: Int
+    /// Who, best first; nil for a caller without the `search` scope.
+    public var named: [Match]?
 }

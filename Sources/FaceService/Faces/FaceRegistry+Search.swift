@@ -40,11 +40,11 @@ extension FaceRegistry {
     func search(_ probe: [Float], limit: Int, minScore: Double?, tenant: Tenant) async throws -> Found {
         if let rotation = try await loader.coldRotation(tenant) {
             let started = ContinuousClock.now
-            var threshold = searchThreshold(tenant, persons: 1, minScore: minScore)
+            var threshold = searchThreshold(tenant, faces: 1, minScore: minScore)
             let found = try await app.withTenant(tenant.id) { transaction in
                 if Self.dependsOnGallery(tenant) {
-                    let persons = try await FaceRepository.personCount(in: transaction)
-                    threshold = searchThreshold(tenant, persons: persons, minScore: minScore)
+                    let faces = try await FaceRepository.faceCount(in: transaction)
+                    threshold = searchThreshold(tenant, faces: faces, minScore: minScore)
                 }
                 return try await FaceRepository.searchPersons(
                     rotatedProbe: rotation.apply(probe), minScore: -1, limit: limit, in: transaction)
@@ -55,7 +55,8 @@ extension FaceRegistry {
                 mode: FaceMetrics.pgvector, scan: ContinuousClock.now - started)
         }
         let (shard, rotation) = try await shard(for: tenant)
-        let threshold = searchThreshold(tenant, persons: Self.dependsOnGallery(tenant) ? shard.personCount : 1, minScore: minScore)
+        // The count a search's own snapshot has: no lock a writer holds.
+        let threshold = searchThreshold(tenant, faces: Self.dependsOnGallery(tenant) ? shard.count : 1, minScore: minScore)
         let rotated = rotation.apply(probe)
         let started = ContinuousClock.now
         let ranked = try shard.searchPersons(rotated, k: limit)

@@ -15,8 +15,9 @@ public final class FaceRegistry: Sendable {
         public var faceID: UUID
         public var personID: String
         public var faceCount: Int
-        /// Other persons the face matched at or above the threshold (`duplicateCheck: warn`).
-        public var possibleDuplicates: [Match]?
+        /// Other persons the face matched at or above the threshold (`duplicateCheck: warn`);
+        /// nil when the tenant does not check.
+        public var possibleDuplicates: PossibleDuplicates?
     }
 
     public struct Verification: Sendable, Equatable {
@@ -95,24 +96,29 @@ public final class FaceRegistry: Sendable {
     /// Seals the template under the person's key, keeps its tenant-keyed rotation for search,
     /// and counts it against both limits inside one transaction.
     public func enroll(person personID: String, embedding: [Float], context: TenantContext) async throws -> Enrolled {
+        let tenant = context.tenant
+        let template = try probe(embedding, tenant: tenant)
+        let duplicates = try await possibleDuplicates(of: template, person: personID, context: context)
+        if tenant.settings.duplicateCheck == .refuse, let duplicates, duplicates.count > 0 {
+            throw FaceError.possibleDuplicate(duplicates)
+        }
+        var enrolled: Enrolled
         do {
-            return try await enroll(person: personID, embedding: embedding, tenant: context.tenant)
+            enrolled = try await enroll(person: personID, template: template, tenant: tenant)
         } catch is KeyChanged {
             // Re-keyed while this node held the old key: once more, with the key now in force.
             keys.forget(context.tenantID)
-            return try await enroll(person: personID, embedding: embedding, tenant: context.tenant)
+            enrolled = try await enroll(person: personID, template: template, tenant: tenant)
         }
+        enrolled.possibleDuplicates = duplicates
+        return enrolled
     }
 
     /// The tenant's key changed under an enroll: it rolled back, to be tried again.
     struct KeyChanged: Error {}
 
-    func enroll(person personID: String, embedding: [Float], tenant: Tenant) async throws -> Enrolled {
-        let template = try probe(embedding, tenant: tenant)
-        let duplicates = try await possibleDuplicates(of: template, person: personID, tenant: tenant)
-        if tenant.settings.duplicateCheck == .refuse, let duplicates, !duplicates.isEmpty {
-            throw FaceError.possibleDuplicate(duplicates)
-        }
+    /// Enrolls a template already checked and of unit length.
+    func enroll(person personID: String, template: [Float], tenant: Tenant) async throws -> Enrolled {
         let secrets = try await keys.secrets(tenant)
         let tenantKey = secrets.key
         let rotated = secrets.rotation.apply(template)
@@ -153,9 +159,12 @@ public final class FaceRegistry: Sendable {
         // Committed: now the shard, if it is in memory or on its way there.
         await applyOwn(change, template: rotated, tenant: tenant.id)
         usage.count(UsageCounts(enrolls: 1), tenant: tenant.id)
-        return Enrolled(faceID: faceID, personID: personID, faceCount: count, possibleDuplicates: duplicates)
+        return Enrolled(faceID: faceID, personID: personID, faceCount: count)
     }
 
+    /// Deletes one of the tenant's faces. Another tenant's face id is the same 404 as a missing
+    /// one, in the same time (the check runs for both); the attempt is recorded in the platform's
+    /// trail, which operators read and tenants do not (the caller's own trail would tell it that
     /// the id exists somewhere).
     public func deleteFace(_ faceID: UUID, context: TenantContext) async throws {
         let tenantID = context.tenantID

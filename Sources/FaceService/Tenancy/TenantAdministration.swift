@@ -151,8 +151,10 @@ public struct TenantAdministration: Sendable {
             }
         }
         do throws(ValidationFailure) {
-            if let settings = reader.value("settings") { changed.settings = try changed.settings.applying(settings) }
-            try models.checkRates(changed.settings, model: changed.model)
+            if let settings = reader.value("settings") {
+                changed.settings = try changed.settings.applying(settings)
+                try models.checkRates(changed.settings, model: changed.model)
+            }
         } catch { reader.record(error.errors) }
         do throws(ValidationFailure) {
             if let quotas = reader.value("quotas") { changed.quotas = try changed.quotas.applying(quotas) }

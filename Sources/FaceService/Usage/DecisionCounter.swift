@@ -13,67 +13,97 @@ public final class DecisionCounter: Sendable {
         var day: String
     }
 
-    struct State {
-        var pending: [Key: DecisionHistograms] = [:]
-        /// Taken by a write that has not committed yet: still counted by readers.
-        var writing: [Key: DecisionHistograms] = [:]
-        /// Bumped once a write has committed and left `writing`, so a reader can tell that its
-        /// two reads (memory, then database) straddled one and read again.
-        var writes = 0
-    }
-
-    private let state = Mutex(State())
+    /// Counted here, not yet written.
+    private let pending = Mutex<[Key: DecisionHistograms]>([:])
+    /// A tenant's write and a tenant's read take turns: a read sees each count once, either
+    /// still pending or already written, never both and never neither.
+    private let turns = KeyedAsyncLock<UUID>()
 
     public init() {}
 
     /// Counts one decision's best score.
     public func count(_ kind: DecisionHistograms.Kind, score: Double, tenant: UUID, now: Date = Date()) {
         let key = Key(tenant: tenant, day: UsageMeter.day(now))
-        state.withLock { $0.pending[key, default: DecisionHistograms()].add(kind, score: score) }
+        pending.withLock { $0[key, default: DecisionHistograms()].add(kind, score: score) }
     }
 
-    /// Writes what is pending; on failure it is put back for the next batch.
+    /// Writes what is pending, tenant by tenant; what fails to be written stays pending.
     func flush(_ app: PostgresPool, logger: Logger) async {
-        let taken = state.withLock { state -> [Key: DecisionHistograms] in
-            let taken = state.pending
-            state.pending = [:]
-            for (key, counts) in taken { state.writing[key] = (state.writing[key] ?? DecisionHistograms()) + counts }
-            return taken
-        }
-        for (key, counts) in taken {
-            let written: Bool
-            do {
-                try await app.withTenant(key.tenant) { try await UsageRepository.add(counts, day: key.day, in: $0) }
-                written = true
-            } catch {
-                logger.warning("usage: decision counts not written; will retry", metadata: ["error.type": "\(type(of: error))"])
-                written = false
-            }
-            state.withLock { state in
-                state.writing[key] = (state.writing[key] ?? DecisionHistograms()) - counts
-                if state.writing[key]?.isEmpty == true { state.writing[key] = nil }
-                if written {
-                    state.writes += 1
-                } else {
-                    state.pending[key] = (state.pending[key] ?? DecisionHistograms()) + counts
+        let tenants = Set(pending.withLock { $0.keys.map(\.tenant) })
+        for tenant in tenants {
+            await turns.withLock(tenant) {
+                let taken = pending.withLock { pending in
+                    let taken = pending.filter { $0.key.tenant == tenant }
+                    for key in taken.keys { pending[key] = nil }
+                    return taken
+                }
+                for (key, counts) in taken {
+                    do {
+                        try await app.withTenant(tenant) { try await UsageRepository.add(counts, day: key.day, in: $0) }
+                    } catch {
+                        logger.warning("usage: decision counts not written; will retry", metadata: ["error.type": "\(type(of: error))"])
+                        pending.withLock { $0[key] = ($0[key] ?? DecisionHistograms()) + counts }
+                    }
                 }
             }
         }
     }
 
-    /// The tenant's histograms of the days `from`…`to`: written ones and those still in memory.
+    /// The tenant's histograms of the days `from`…`to`: those in memory and those `read` from
+    /// the database, in the tenant's turn.
     func histograms(
-        tenant: UUID, from: String, to: String, read: () async throws -> DecisionHistograms
+        tenant: UUID, from: String, to: String, read: @Sendable () async throws -> DecisionHistograms
     ) async throws -> DecisionHistograms {
-        while true {
-            let (inMemory, before) = state.withLock { state in
-                let days = (state.pending.merging(state.writing, uniquingKeysWith: +)).filter {
-                    $0.key.tenant == tenant && $0.key.day >= from && $0.key.day <= to
-                }
-                return (days.values.reduce(DecisionHistograms(), +), state.writes)
+        try await turns.withLock(tenant) {
+            let inMemory = pending.withLock { pending in
+                pending.filter { $0.key.tenant == tenant && $0.key.day >= from && $0.key.day <= to }.values
+                    .reduce(DecisionHistograms(), +)
             }
-            let written = try await read()
-            if state.withLock({ $0.writes }) == before { return inMemory + written }
+            return inMemory + (try await read())
         }
+    }
+}
+
+/// One holder at a time per key; the others wait their turn, in order, without holding a thread.
+final class KeyedAsyncLock<Key: Hashable & Sendable>: Sendable {
+    private struct Entry {
+        var waiters: [CheckedContinuation<Void, Never>] = []
+    }
+
+    /// Held keys, each with who waits for it.
+    private let held = Mutex<[Key: Entry]>([:])
+
+    func withLock<Result: Sendable>(_ key: Key, _ body: () async throws -> Result) async rethrows -> Result {
+        await acquire(key)
+        defer { release(key) }
+        return try await body()
+    }
+
+    private func acquire(_ key: Key) async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let free = held.withLock { held -> Bool in
+                guard held[key] != nil else {
+                    held[key] = Entry()
+                    return true
+                }
+                held[key]?.waiters.append(continuation)
+                return false
+            }
+            if free { continuation.resume() }
+        }
+    }
+
+    /// Hands the key to the first waiter, or frees it.
+    private func release(_ key: Key) {
+        let next = held.withLock { held -> CheckedContinuation<Void, Never>? in
+            guard var entry = held[key], !entry.waiters.isEmpty else {
+                held[key] = nil
+                return nil
+            }
+            let next = entry.waiters.removeFirst()
+            held[key] = entry
+            return next
+        }
+        next?.resume()
     }
 }

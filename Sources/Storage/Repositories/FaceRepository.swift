@@ -282,11 +282,12 @@ public enum FaceRepository {
         return matches
     }
 
-    /// How many persons the tenant has enrolled (a 1:N threshold depends on it).
-    public static func personCount(in transaction: TenantTransaction) async throws -> Int {
-        let row = try await transaction.query("SELECT count(*) FROM persons WHERE tenant_id = \(transaction.tenantID)")
-            .collect().first.orThrow(RepositoryError.noRow("person count"))
-        return Int(try row.decode(Int64.self))
+    /// How many faces the tenant holds (a 1:N threshold set as a rate depends on it): the count
+    /// its enrolls and deletes keep on its row, one read.
+    public static func faceCount(in transaction: TenantTransaction) async throws -> Int {
+        let row = try await transaction.query("SELECT face_count FROM tenants WHERE id = \(transaction.tenantID)")
+            .collect().first.orThrow(RepositoryError.noRow("face count"))
+        return Int(clamping: try row.decode(Int64.self))
     }
 
     /// 1:1 in the database: the person's best face against the rotated probe, or nil when the

@@ -62,8 +62,10 @@ public enum UsageRepository {
             SELECT verify_scores, search_scores FROM usage
              WHERE tenant_id = \(transaction.tenantID) AND day BETWEEN \(from)::date AND \(to)::date
             """)
-        for try await (verify, search) in rows.decode(([Int64]?, [Int64]?).self) {
-            // A row the schema's CHECK keeps at 200 bins; anything else is not counted.
+        for try await row in rows {
+            // The schema's CHECK keeps 200 bins a row; a row that still does not read as such (a
+            // NULL among them, written by hand) is not counted, rather than fail every read.
+            guard let (verify, search) = try? row.decode(([Int64]?, [Int64]?).self) else { continue }
             sum = sum + DecisionHistograms(
                 verify: verify.flatMap(ScoreHistogram.init(counts:)) ?? ScoreHistogram(),
                 search: search.flatMap(ScoreHistogram.init(counts:)) ?? ScoreHistogram())

@@ -27,7 +27,11 @@ public struct GalleryCalibration: Sendable, Codable, Equatable {
         /// Persons measured whose best impostor reaches the threshold: how often a search for
         /// one of them, were they not enrolled, would name someone else.
         public var falsePositiveIdentificationRate: Double?
-        /// The per-comparison rate that gives it over the other persons: 1 − (1 − FPIR)^(1/(N−1)).
+        /// Its one-sided 95 % upper bound: what the persons measured can claim at most (exact
+        /// Clopper–Pearson up to 50 of them at or above the threshold, Wilson's bound above).
+        public var falsePositiveIdentificationRateUpper95: Double?
+        /// The per-comparison rate behind it: 1 − (1 − FPIR)^(1/c), c the comparisons a person's
+        /// best impostor is the best of (their faces × the other persons' faces, on average).
         public var falseMatchRate: Double?
     }
 
@@ -40,6 +44,8 @@ public struct GalleryCalibration: Sendable, Codable, Equatable {
     }
 
     public var computedAt: Date
+    /// False when the gallery changed since `computedAt` (a new computation is on its way).
+    public var current: Bool
     public var persons: Int
     public var faces: Int
     /// "exact": every person measured; "sampled": `measuredPersons` of them, drawn at random.
@@ -61,9 +67,10 @@ public struct GalleryCalibration: Sendable, Codable, Equatable {
 
     public init(
         genuine: [Double], impostor: [Double], nearest: [(person: String, other: String, score: Double)], persons: Int, faces: Int,
-        exact: Bool, threshold: Threshold, computedAt: Date
+        exact: Bool, current: Bool = true, threshold: Threshold, computedAt: Date
     ) {
         self.computedAt = computedAt
+        self.current = current
         self.persons = persons
         self.faces = faces
         method = exact ? "exact" : "sampled"
@@ -74,8 +81,10 @@ public struct GalleryCalibration: Sendable, Codable, Equatable {
         self.impostor = Distribution(impostor)
         let candidates = Set([-0.05, -0.02, -0.01, 0.01, 0.02, 0.05].map { ((threshold.value + $0) * 10_000).rounded() / 10_000 })
             .filter { (-1...1).contains($0) && $0 != threshold.value }.sorted()
+        let facesEach = Double(faces) / Double(max(1, persons))
+        let comparisons = Int((facesEach * max(1, Double(faces) - facesEach)).rounded())
         estimates = ([threshold.value] + candidates).map {
-            Self.estimate(at: $0, genuine: genuine, impostor: impostor, others: persons - 1)
+            Self.estimate(at: $0, genuine: genuine, impostor: impostor, comparisons: comparisons)
         }
         var seen = Set<[String]>()
         nearDuplicates = nearest.filter { $0.score >= threshold.value }.sorted { $0.score > $1.score }.compactMap { pair in
@@ -86,10 +95,25 @@ public struct GalleryCalibration: Sendable, Codable, Equatable {
         nearDuplicates = Array(nearDuplicates.prefix(Self.nearDuplicateLimit))
     }
 
-    static func estimate(at threshold: Double, genuine: [Double], impostor: [Double], others: Int) -> Estimate {
+    static func estimate(at threshold: Double, genuine: [Double], impostor: [Double], comparisons: Int) -> Estimate {
         let fnmr = genuine.isEmpty ? nil : Double(genuine.count { $0 < threshold }) / Double(genuine.count)
-        let fpir = impostor.isEmpty ? nil : Double(impostor.count { $0 >= threshold }) / Double(impostor.count)
-        let fmr = fpir.map { -expm1(log1p(-$0) / Double(max(1, others))) }
-        return Estimate(threshold: threshold, falseNonMatchRate: fnmr, falsePositiveIdentificationRate: fpir, falseMatchRate: fmr)
+        let reached = impostor.count { $0 >= threshold }
+        let fpir = impostor.isEmpty ? nil : Double(reached) / Double(impostor.count)
+        let fmr = fpir.map { FalseMatchCurve.falseMatchRate(fpir: $0, comparisons: comparisons) }
+        return Estimate(
+            threshold: threshold, falseNonMatchRate: fnmr, falsePositiveIdentificationRate: fpir,
+            falsePositiveIdentificationRateUpper95: impostor.isEmpty ? nil : upperBound(reached, of: impostor.count),
+            falseMatchRate: fmr)
+    }
+
+    /// The one-sided 95 % upper bound on a rate seen `k` times in `n`: exact (Clopper–Pearson) for
+    /// a few, where the normal approximation is poor; Wilson's score bound for many, where the
+    /// exact sum would cost k terms a step of its search and the two agree closely.
+    static func upperBound(_ k: Int, of n: Int) -> Double {
+        if k <= 50 { return ClopperPearson.upperBound(failures: k, trials: n) }
+        let (z, count, p) = (1.6448536269514722, Double(n), Double(k) / Double(n))
+        let centre = p + z * z / (2 * count)
+        let spread = z * (p * (1 - p) / count + z * z / (4 * count * count)).squareRoot()
+        return min(1, (centre + spread) / (1 + z * z / count))
     }
 }

@@ -24,10 +24,11 @@ public struct ScoreHistogram: Sendable, Equatable {
         for score in scores { add(score) }
     }
 
-    /// The bin of `score`; NaN counts nowhere.
+    /// The bin of `score`; NaN counts nowhere. A score on an edge (0.57, as a person types it)
+    /// is in the bin that edge starts, though (0.57 + 1) / 0.01 is 156.99999999999997 in binary.
     public static func bin(_ score: Double) -> Int? {
         guard score.isFinite else { return nil }
-        let index = ((score - start) / binWidth).rounded(.down)
+        let index = ((score - start) / binWidth + 1e-9).rounded(.down)
         return Int(min(Double(binCount - 1), max(0, index)))
     }
 

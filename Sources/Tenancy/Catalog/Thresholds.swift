@@ -49,7 +49,8 @@ public struct FalseMatchCurve: Sendable, Equatable {
     /// The threshold at false-match rate `rate`: between two points, on the line joining them in
     /// log(FMR); looser than the loosest point, that point's (never looser than measured); stricter
     /// than the strictest, on the line through the last two (an exponential impostor tail, which
-    /// over-states a Gaussian's threshold: errs strict), at most 1. `extrapolated` says so.
+    /// over-states a Gaussian's threshold: errs strict), at most 1; with one point only, that
+    /// point's threshold. `extrapolated` says when the rate is beyond the strictest point.
     public func threshold(at rate: Double) -> (value: Double, extrapolated: Bool) {
         guard let loosest = points.first, let strictest = points.last else { return (1, true) }
         if rate >= loosest.rate { return (loosest.threshold, false) }
@@ -57,7 +58,8 @@ public struct FalseMatchCurve: Sendable, Equatable {
         for (looser, stricter) in zip(points, points.dropFirst()) where rate >= stricter.rate {
             return (Self.line(looser, stricter, at: x), false)
         }
-        guard points.count > 1 else { return (rate == strictest.rate ? strictest.threshold : 1, true) }
+        // One point gives no slope to go on: its threshold, said to be beyond what was measured.
+        guard points.count > 1 else { return (strictest.threshold, true) }
         let value = Self.line(points[points.count - 2], strictest, at: x)
         return (min(1, max(strictest.threshold, value)), true)
     }
@@ -69,10 +71,10 @@ public struct FalseMatchCurve: Sendable, Equatable {
         return a.threshold + (b.threshold - a.threshold) * (x - xa) / (xb - xa)
     }
 
-    /// The false-match rate per comparison that gives `fpir` over a gallery of `persons`:
+    /// The false-match rate per comparison that gives `fpir` over `comparisons` of them:
     /// FPIR = 1 − (1 − FMR)^N, so FMR = 1 − (1 − FPIR)^(1/N).
-    public static func falseMatchRate(fpir: Double, persons: Int) -> Double {
-        -expm1(log1p(-fpir) / Double(max(1, persons)))
+    public static func falseMatchRate(fpir: Double, comparisons: Int) -> Double {
+        -expm1(log1p(-fpir) / Double(max(1, comparisons)))
     }
 }
 
@@ -88,17 +90,19 @@ extension ModelCatalog {
         return defaultThreshold(tenant)
     }
 
-    /// The threshold a 1:N decision (search) needs for `tenant` with `persons` enrolled: the
-    /// false-positive identification rate's if it set one, else the 1:1 threshold.
-    public func searchThreshold(for tenant: Tenant, persons: Int) -> Threshold {
+    /// The threshold a 1:N decision (search) needs for `tenant` holding `faces`: the
+    /// false-positive identification rate's if it set one, else the 1:1 threshold. A search
+    /// compares the probe with every face (a person matches through the best of theirs), so N is
+    /// the faces, not the persons: with several faces a person, the stricter (and safer) count.
+    public func searchThreshold(for tenant: Tenant, faces: Int) -> Threshold {
         let settings = tenant.settings
         guard settings.matchThreshold == nil, let fpir = settings.falsePositiveIdentificationRate else {
             return verifyThreshold(for: tenant)
         }
         guard let curve = curve(tenant.model) else { return defaultThreshold(tenant, ignoring: "falsePositiveIdentificationRate") }
-        let rate = FalseMatchCurve.falseMatchRate(fpir: fpir, persons: persons)
-        let gallery = persons.formatted(.number.grouping(.automatic).locale(Locale(identifier: "en_US")))
-        return Self.threshold(curve, rate: rate, source: "fpir=\(Self.rate(fpir)) at \(gallery) persons (fmr=\(Self.rate(rate)))")
+        let rate = FalseMatchCurve.falseMatchRate(fpir: fpir, comparisons: faces)
+        let gallery = faces.formatted(.number.grouping(.automatic).locale(Locale(identifier: "en_US")))
+        return Self.threshold(curve, rate: rate, source: "fpir=\(Self.rate(fpir)) at \(gallery) \(faces == 1 ? "face" : "faces") (fmr=\(Self.rate(rate)))")
     }
 
     public func curve(_ model: String) -> FalseMatchCurve? {

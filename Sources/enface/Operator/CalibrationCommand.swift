@@ -34,7 +34,7 @@ struct CalibrationCommand: AsyncParsableCommand {
             case 202:
                 guard ContinuousClock.now < deadline else { throw ValidationError("still running after \(timeout) s") }
                 let progress = (try? JSONSerialization.jsonObject(with: reply.body) as? [String: Any])?["progress"] as? Double ?? 0
-                FileHandle.standardError.write(Data("calibrating: \(Int(progress * 100)) %\n".utf8))
+                FileHandle.standardError.write(Data("calibrating: \(String(format: "%.0f", min(100, max(0, progress * 100)))) %\n".utf8))
                 try await Task.sleep(for: .seconds(Int(reply.headers["retry-after"] ?? "") ?? 2))
             default:
                 let problem = try? JSONSerialization.jsonObject(with: reply.body) as? [String: Any]
@@ -55,11 +55,12 @@ struct CalibrationCommand: AsyncParsableCommand {
             let cells = Calibration.quantiles.map { q in distribution.quantiles[q == 0 ? "0" : q == 1 ? "1" : String(q)].map { String(format: "%.4f", $0) } ?? "–" }
             print("| \(name) | \(distribution.count) | " + cells.joined(separator: " | ") + " |")
         }
-        print("\n| threshold | FNMR | FPIR | FMR |")
-        print("|---:|---:|---:|---:|")
+        print("\n| threshold | FNMR | FPIR | FPIR 95 % upper bound | FMR |")
+        print("|---:|---:|---:|---:|---:|")
         for estimate in c.estimates.sorted(by: { $0.threshold < $1.threshold }) {
             let marker = estimate.threshold == c.threshold ? " (in force)" : ""
-            print("| \(estimate.threshold)\(marker) | \(rate(estimate.falseNonMatchRate)) | \(rate(estimate.falsePositiveIdentificationRate)) | \(rate(estimate.falseMatchRate)) |")
+            print("| \(estimate.threshold)\(marker) | \(rate(estimate.falseNonMatchRate)) | \(rate(estimate.falsePositiveIdentificationRate)) | "
+                + "\(rate(estimate.falsePositiveIdentificationRateUpper95)) | \(rate(estimate.falseMatchRate)) |")
         }
         print("\nnear-duplicate persons (\(c.nearDuplicates.count)):")
         for pair in c.nearDuplicates { print("  \(pair.personA)  \(pair.personB)  \(String(format: "%.4f", pair.score))") }

@@ -44,6 +44,10 @@ struct ServerRequest {
         let socket = Glibc.socket(address.pointee.ai_family, address.pointee.ai_socktype, address.pointee.ai_protocol)
         guard socket >= 0 else { throw ValidationError("socket() failed") }
         defer { close(socket) }
+        // A node that accepts and then says nothing is given up on, not waited for forever.
+        var timeout = timeval(tv_sec: 30, tv_usec: 0)
+        _ = setsockopt(socket, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        _ = setsockopt(socket, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         guard connect(socket, address.pointee.ai_addr, address.pointee.ai_addrlen) == 0 else {
             throw ValidationError("nothing answers at http://\(host):\(port) (is enface serve running?)")
         }

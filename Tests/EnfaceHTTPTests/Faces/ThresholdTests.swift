@@ -36,14 +36,14 @@ struct ThresholdTests {
             let shown = try await enface.admin(.get, "/tenants/\(tenant.id)")
             #expect(shown["effectiveMatchThreshold"] == 0.8927 && shown["effectiveThresholdSource"] == "fmr=0.01")
 
-            // 1:N at an identification rate: the threshold for one person, then for ten.
+            // 1:N at an identification rate: the threshold for one face, then for ten (one each of ten persons).
             let fpir = try await enface.call(
                 .patch, "/v1/tenant/settings", key: tenant.key, json: ["falsePositiveIdentificationRate": 0.01])
             #expect(fpir.status == .ok && fpir["settings"]?["falseMatchRate"] == 0.01, "\(fpir.body)")
             let probe: JSONValue = ["embedding": Embeddings.json(alice)]
             #expect(try await enface.call(.post, "/v1/persons/p0/faces", key: tenant.key, json: probe).status == .created)
             let one = try await enface.call(.post, "/v1/search", key: tenant.key, json: probe)
-            #expect(one["threshold"] == 0.8927 && one["thresholdSource"] == "fpir=0.01 at 1 persons (fmr=0.01)", "\(one.body)")
+            #expect(one["threshold"] == 0.8927 && one["thresholdSource"] == "fpir=0.01 at 1 face (fmr=0.01)", "\(one.body)")
             for person in 1..<10 {
                 let face: JSONValue = ["embedding": Embeddings.json(vectors.identity())]
                 #expect(try await enface.call(.post, "/v1/persons/p\(person)/faces", key: tenant.key, json: face).status == .created)
@@ -53,7 +53,7 @@ struct ThresholdTests {
             #expect(ten["threshold"]?.numberValue == Self.extrapolated(rate), "\(ten.body)")
             #expect(
                 ten["thresholdSource"]?.stringValue
-                    == "fpir=0.01 at 10 persons (fmr=0.001), extrapolated beyond the strictest point measured (fmr=0.002)")
+                    == "fpir=0.01 at 10 faces (fmr=0.001), extrapolated beyond the strictest point measured (fmr=0.002)")
             // Verify stays at the 1:1 rate; a stricter minScore wins and says so.
             let verified = try await enface.call(.post, "/v1/verify", key: tenant.key, json: ["personId": "p0", "embedding": Embeddings.json(alice)])
             #expect(verified["threshold"] == 0.8927 && verified["match"] == true)
@@ -108,10 +108,24 @@ struct ThresholdTests {
                 .post, "/v1/persons/bob/faces", key: tenant.key, json: ["embedding": Embeddings.json(vectors.sample(of: bob))])
             #expect(bobAgain.status == .created && bobAgain["possibleDuplicates"] == [], "a person's new face is no duplicate of its own")
 
+            // A key that may enroll but not search learns how many, never who.
+            let kiosk = try await enface.call(
+                .post, "/v1/keys", key: tenant.key, json: ["name": "kiosk", "scopes": ["faces:write"]])
+            let kioskKey = try #require(kiosk["apiKey"]?.stringValue, "\(kiosk.body)")
+            let counted = try await enface.call(
+                .post, "/v1/persons/fourth/faces", key: kioskKey, json: ["embedding": Embeddings.json(vectors.sample(of: human))])
+            #expect(counted.status == .conflict && counted["possibleDuplicateCount"] == 2 && counted["possibleDuplicates"] == nil, "\(counted.body)")
+            #expect(refused["possibleDuplicateCount"] == 2)
+
             // off: no check, no field.
             #expect(try await enface.call(.patch, "/v1/tenant/settings", key: tenant.key, json: ["duplicateCheck": "off"]).status == .ok)
             let unchecked = try await enroll("third")
             #expect(unchecked.status == .created && unchecked["possibleDuplicates"] == nil)
+            #expect(unchecked["possibleDuplicateCount"] == nil)
+            #expect(try await enface.call(.patch, "/v1/tenant/settings", key: tenant.key, json: ["duplicateCheck": "warn"]).status == .ok)
+            let warned = try await enface.call(
+                .post, "/v1/persons/fifth/faces", key: kioskKey, json: ["embedding": Embeddings.json(vectors.sample(of: human))])
+            #expect(warned.status == .created && warned["possibleDuplicateCount"] == 3 && warned["possibleDuplicates"] == nil, "\(warned.body)")
         }
     }
 
