@@ -115,7 +115,7 @@ struct CalibrationBench: AsyncParsableCommand {
     }
 
     static func percentile(_ sorted: [Double], _ q: Double) -> Double {
-        sorted.isEmpty ? 0 : sorted[min(sorted.count - 1, Int((q * Double(sorted.count)).rounded(.up)) - 1)]
+        sorted.isEmpty ? 0 : sorted[min(sorted.count - 1, max(0, Int((q * Double(sorted.count)).rounded(.up)) - 1))]
     }
 
     static func format(_ milliseconds: Double) -> String { String(format: "%.2f", milliseconds) }
