@@ -16,7 +16,8 @@ struct TwoTenants: Sendable {
     /// Tables holding tenant data, with the column that names the tenant.
     static let tables: [(name: String, tenantColumn: String)] = [
         ("tenants", "id"), ("api_keys", "tenant_id"), ("persons", "tenant_id"),
-        ("faces", "tenant_id"), ("audit_events", "tenant_id"), ("usage", "tenant_id"),
+        ("faces", "tenant_id"), ("audit_events", "tenant_id"), ("usage", "tenant_id"), ("face_changes", "tenant_id"),
+        ("idempotent_requests", "tenant_id"),
     ]
 
     static func seed(in database: ScratchDatabase) async throws -> TwoTenants {
@@ -121,6 +122,8 @@ struct RowLevelSecurityTests {
                 "INSERT INTO faces (tenant_id, id, person_id, sealed) VALUES (\(b), \(UUID()), 'alice', '\\x00')",
                 "INSERT INTO audit_events (tenant_id, actor, action, outcome, hash) VALUES (\(b), 'x', 'forged', 'success', '\\x00')",
                 "INSERT INTO usage (tenant_id, day) VALUES (\(b), current_date - 1)",
+                "INSERT INTO face_changes (tenant_id, seq, operation, person_id) VALUES (\(b), 99, 'remove_person', 'alice')",
+                "INSERT INTO idempotent_requests (tenant_id, key, fingerprint) VALUES (\(b), 'forged', \(ByteBuffer(repeating: 1, count: 32)))",
                 "INSERT INTO tenants (id, slug, name, plan, model) VALUES (\(UUID()), 'evil-corp', 'x', 'starter', 'm')",
             ]
             for statement in statements {
@@ -145,6 +148,8 @@ struct RowLevelSecurityTests {
                     "UPDATE api_keys SET revoked_at = now() WHERE tenant_id = \(b) RETURNING 1",
                     "DELETE FROM faces WHERE tenant_id = \(b) RETURNING 1",
                     "DELETE FROM persons WHERE tenant_id = \(b) RETURNING 1",
+                    "UPDATE idempotent_requests SET status = 201, body = '\\x7b7d' WHERE tenant_id = \(b) RETURNING 1",
+                    "DELETE FROM idempotent_requests WHERE tenant_id = \(b) RETURNING 1",
                 ]
                 for statement in statements {
                     let rows = try await tx.query(statement).collect()
@@ -227,7 +232,7 @@ struct RowLevelSecurityTests {
         let tenants = try await TwoTenants.seed(in: database)
         try await database.withPool(.admin) { admin in
             for statement: PostgresQuery in [
-                "SELECT * FROM faces", "SELECT * FROM persons", "SELECT count(*) FROM faces",
+                "SELECT * FROM faces", "SELECT * FROM persons", "SELECT count(*) FROM faces", "SELECT * FROM idempotent_requests",
                 "DELETE FROM faces", "UPDATE persons SET face_count = 0",
                 "INSERT INTO persons (tenant_id, id, wrapped_key) VALUES (\(tenants.a), 'x', '\\x00')",
             ] {

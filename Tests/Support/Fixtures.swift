@@ -47,5 +47,9 @@ extension TenantTransaction {
             VALUES (\(tenantID), 'test', 'seed', 'success', '\\x03')
             """)
         try await query("INSERT INTO usage (tenant_id, day, requests) VALUES (\(tenantID), current_date, 1)")
+        try await query(
+            "INSERT INTO face_changes (tenant_id, seq, operation, face_id, person_id) VALUES (\(tenantID), 1, 'add', \(UUID()), 'alice')")
+        try await query(
+            "INSERT INTO idempotent_requests (tenant_id, key, fingerprint) VALUES (\(tenantID), 'seed', \(ByteBuffer(repeating: 9, count: 32)))")
     }
 }

@@ -19,7 +19,16 @@ extension Request {
     /// parts the reader hands out as bytes (see `MultipartForm`). The same 413, 415 and 400s as
     /// `json`, and 400 for a malformed form.
     func fields(context: EnfaceRequestContext, allowed: Set<String>) async throws -> FieldReader {
+        try await fieldsAndBody(context: context, allowed: allowed).reader
+    }
+
+    /// `fields`, and the body's bytes as they came (an idempotent request's fingerprint).
+    func fieldsAndBody(context: EnfaceRequestContext, allowed: Set<String>) async throws -> (reader: FieldReader, body: ByteBuffer) {
         let buffer = try await collectBody(context: context)
+        return (try fields(buffer, allowed: allowed), buffer)
+    }
+
+    private func fields(_ buffer: ByteBuffer, allowed: Set<String>) throws -> FieldReader {
         if let type = headers[.contentType], type.lowercased().hasPrefix("multipart/form-data") {
             guard let form = MultipartForm.parse(buffer.readableBytesView, contentType: type) else { throw RequestError.malformedForm }
             return FieldReader(form, allowed: allowed)

@@ -48,6 +48,10 @@ extension FaceError: ProblemConvertible {
                 possibleDuplicateCount: duplicates.count, possibleDuplicates: duplicates.named.map(Problem.Duplicate.list))
         case .faceQuotaExceeded(let limit):
             Problem(.conflict, code: "face_quota_exceeded", title: "Face quota used up", detail: "This tenant may hold at most \(limit) faces.")
+        case .idempotencyKeyReused:
+            Problem(
+                .unprocessableContent, code: "idempotency_key_reused", title: "Idempotency key reused",
+                detail: "This Idempotency-Key was sent before with another request (body, path or credential); use a new key for a new request.")
         case .tenantKeyUnavailable:
             Problem(
                 .serviceUnavailable, code: "tenant_key_unavailable", title: "Tenant key unavailable",
@@ -113,6 +117,8 @@ enum RequestError: Error, ProblemConvertible {
     case invalidQuery(FieldError)
     /// Tenants are bound to host names here, and the request names no host.
     case hostRequired
+    /// An `Idempotency-Key` that is not 1–255 printable ASCII characters.
+    case invalidIdempotencyKey
 
     var problem: Problem {
         switch self {
@@ -142,6 +148,10 @@ enum RequestError: Error, ProblemConvertible {
             Problem(
                 .badRequest, code: "host_required", title: "Host required",
                 detail: "This server binds tenants to host names: send the Host header.")
+        case .invalidIdempotencyKey:
+            Problem(
+                .badRequest, code: "invalid_idempotency_key", title: "Invalid Idempotency-Key",
+                detail: "An Idempotency-Key is 1 to 255 printable ASCII characters (a UUID is a good one).")
         }
     }
 }

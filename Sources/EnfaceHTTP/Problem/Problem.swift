@@ -76,13 +76,17 @@ public struct Problem: Error, Sendable, Equatable {
 
     /// The problem as JSON, naming the request it answers.
     func body(requestID: String) -> ByteBuffer {
-        let body = Body(
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return ByteBuffer(bytes: (try? encoder.encode(value(requestID: requestID))) ?? Data())
+    }
+
+    /// The problem as its JSON says it (one item's answer inside a batch's, too).
+    func value(requestID: String) -> Body {
+        Body(
             type: "https://enface.dev/problems/\(code.replacingOccurrences(of: "_", with: "-"))",
             title: title, status: Int(status.code), detail: detail, code: code, requestId: requestID, errors: errors, faces: faces,
             possibleDuplicateCount: possibleDuplicateCount, possibleDuplicates: possibleDuplicates)
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return ByteBuffer(bytes: (try? encoder.encode(body)) ?? Data())
     }
 
     /// `headers` and the problem's media type; never cached.

@@ -29,6 +29,15 @@ struct EnrollAnswer: ResponseEncodable {
     var possibleDuplicates: [Problem.Duplicate]?
 }
 
+extension EnrollAnswer {
+    init(_ enrolled: FaceRegistry.Enrolled, box: FaceBox?) {
+        self.init(
+            faceId: enrolled.faceID.lowercasedText, personId: enrolled.personID, faceCount: enrolled.faceCount,
+            face: box.map(FaceBoxAnswer.init), possibleDuplicateCount: enrolled.possibleDuplicates?.count,
+            possibleDuplicates: enrolled.possibleDuplicates?.named.map(Problem.Duplicate.list))
+    }
+}
+
 extension Problem.Duplicate {
     /// The persons as answers name them.
     static func list(_ matches: [Match]) -> [Problem.Duplicate] {

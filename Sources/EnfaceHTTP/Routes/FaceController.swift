@@ -17,28 +17,38 @@ struct FaceController: Sendable {
         group.post("/persons/{personId}/faces") { request, context in
             let tenant = try context.requireTenant(.facesWrite)
             let personID = try context.personID()
-            var reader = try await request.fields(context: context, allowed: ["embedding", "embeddingBase64", "image"])
+            let key = try IdempotentAnswers.key(request)
+            var (reader, body) = try await request.fieldsAndBody(context: context, allowed: ["embedding", "embeddingBase64", "image"])
             let probe = ProbeField.read(&reader)
             try reader.check()
+            let location = "/v1/persons/\(EnfaceRequestContext.pathSegment(personID))"
+            var idempotency = key.map { key in
+                Idempotency<FaceRegistry.Enrolled>(
+                    key: key, fingerprint: IdempotentAnswers.fingerprint(request, tenant: tenant, body: body),
+                    render: { try IdempotentAnswers.stored(.created, EnrollAnswer($0, box: nil)) })
+            }
             let embedding: [Float]
-            var box: FaceBox?
             switch try proven(probe, "embedding") {
             case .embedding(let vector):
                 embedding = vector
             case .image(let bytes):
+                // A retry of a photo's enroll is answered before the photo is analysed again.
+                if let answer = try await registry.storedAnswer(idempotency, tenant: tenant.tenantID) {
+                    return IdempotentAnswers.response(answer, replayed: true, location: location)
+                }
                 let face = try await analyze { try await photos.singleFace(in: bytes, tenant: tenant.tenant) }
                 embedding = face.embedding
-                box = face.box
+                idempotency?.render = { try IdempotentAnswers.stored(.created, EnrollAnswer($0, box: face.box)) }
             }
-            let enrolled = try await registry.enroll(person: personID, embedding: embedding, context: tenant)
-            return EditedResponse(
-                status: .created, headers: [.location: "/v1/persons/\(EnfaceRequestContext.pathSegment(personID))"],
-                response: EnrollAnswer(
-                    faceId: enrolled.faceID.lowercasedText, personId: enrolled.personID, faceCount: enrolled.faceCount,
-                    face: box.map(FaceBoxAnswer.init),
-                    possibleDuplicateCount: enrolled.possibleDuplicates?.count,
-                    possibleDuplicates: enrolled.possibleDuplicates?.named.map(Problem.Duplicate.list)))
+            switch try await registry.enroll(person: personID, embedding: embedding, context: tenant, idempotency: idempotency) {
+            case .replayed(let answer):
+                return IdempotentAnswers.response(answer, replayed: true, location: location)
+            case .fresh(let enrolled):
+                let answer = try (idempotency?.render ?? { try IdempotentAnswers.stored(.created, EnrollAnswer($0, box: nil)) })(enrolled)
+                return IdempotentAnswers.response(answer, replayed: false, location: location)
+            }
         }
+        BatchEnroll(registry: registry).addRoutes(to: group)
         group.get("/persons") { request, context in
             let tenant = try context.requireTenant(.facesRead)
             let query = Query(request)

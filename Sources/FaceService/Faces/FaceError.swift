@@ -12,6 +12,8 @@ public enum FaceError: Error, Equatable, Sendable {
     /// The face matches other persons at or above the threshold, and the tenant refuses those
     /// (`duplicateCheck: refuse`).
     case possibleDuplicate(PossibleDuplicates)
+    /// The `Idempotency-Key` was used before for another request (body, path or credential).
+    case idempotencyKeyReused
     /// The tenant's key is gone (purged) or does not open with this master key.
     case tenantKeyUnavailable
 

@@ -94,38 +94,43 @@ public final class FaceRegistry: Sendable {
     // MARK: Writing
 
     /// Seals the template under the person's key, keeps its tenant-keyed rotation for search,
-    /// and counts it against both limits inside one transaction.
-    public func enroll(person personID: String, embedding: [Float], context: TenantContext) async throws -> Enrolled {
+    /// and counts it against both limits inside one transaction. With `idempotency`, a request
+    /// sent again with its key gets the first answer and enrolls nothing.
+    public func enroll(
+        person personID: String, embedding: [Float], context: TenantContext, idempotency: Idempotency<Enrolled>? = nil
+    ) async throws -> Answered<Enrolled> {
         let tenant = context.tenant
+        if let answer = try await storedAnswer(idempotency, tenant: tenant.id) { return .replayed(answer) }
         let template = try probe(embedding, tenant: tenant)
         let duplicates = try await possibleDuplicates(of: template, person: personID, context: context)
         if tenant.settings.duplicateCheck == .refuse, let duplicates, duplicates.count > 0 {
             throw FaceError.possibleDuplicate(duplicates)
         }
-        var enrolled: Enrolled
         do {
-            enrolled = try await enroll(person: personID, template: template, tenant: tenant)
+            return try await enroll(person: personID, template: template, duplicates: duplicates, tenant: tenant, idempotency: idempotency)
         } catch is KeyChanged {
             // Re-keyed while this node held the old key: once more, with the key now in force.
             keys.forget(context.tenantID)
-            enrolled = try await enroll(person: personID, template: template, tenant: tenant)
+            return try await enroll(person: personID, template: template, duplicates: duplicates, tenant: tenant, idempotency: idempotency)
         }
-        enrolled.possibleDuplicates = duplicates
-        return enrolled
     }
 
     /// The tenant's key changed under an enroll: it rolled back, to be tried again.
     struct KeyChanged: Error {}
 
     /// Enrolls a template already checked and of unit length.
-    func enroll(person personID: String, template: [Float], tenant: Tenant) async throws -> Enrolled {
+    func enroll(
+        person personID: String, template: [Float], duplicates: PossibleDuplicates? = nil, tenant: Tenant,
+        idempotency: Idempotency<Enrolled>? = nil
+    ) async throws -> Answered<Enrolled> {
         let secrets = try await keys.secrets(tenant)
         let tenantKey = secrets.key
         let rotated = secrets.rotation.apply(template)
         let faceID = UUID()
-        let (count, change): (Int, FaceRepository.LoggedChange)
+        let outcome: Answered<(Enrolled, FaceRepository.LoggedChange)>
         do {
-            (count, change) = try await app.withTenant(tenant.id) { transaction in
+            outcome = try await app.withTenant(tenant.id) { transaction in
+                if let answer = try await Self.claim(idempotency, in: transaction) { return .replayed(answer) }
                 let wrapped = try await FaceRepository.person(
                     personID, creatingWith: try tenantKey.wrap(PersonKey.generate(), tenantID: tenant.id, personID: personID),
                     in: transaction)
@@ -149,17 +154,24 @@ public final class FaceRegistry: Sendable {
                 }
                 let change = FaceRepository.LoggedChange(seq: reserved.change, operation: .add, face: faceID, person: personID)
                 try await record(change, in: transaction)
-                return (reserved.faceCount, change)
+                let enrolled = Enrolled(faceID: faceID, personID: personID, faceCount: reserved.faceCount, possibleDuplicates: duplicates)
+                try await Self.remember(enrolled, idempotency, in: transaction)
+                return .fresh((enrolled, change))
             }
         } catch FaceRepository.Refusal.maxFacesPerPerson(let limit) {
             throw FaceError.maxFacesPerPerson(limit)
         } catch FaceRepository.Refusal.faceQuotaExceeded(let limit) {
             throw FaceError.faceQuotaExceeded(limit)
         }
-        // Committed: now the shard, if it is in memory or on its way there.
-        await applyOwn(change, template: rotated, tenant: tenant.id)
-        usage.count(UsageCounts(enrolls: 1), tenant: tenant.id)
-        return Enrolled(faceID: faceID, personID: personID, faceCount: count)
+        switch outcome {
+        case .replayed(let answer):
+            return .replayed(answer)
+        case .fresh(let (enrolled, change)):
+            // Committed: now the shard, if it is in memory or on its way there.
+            await applyOwn(change, template: rotated, tenant: tenant.id)
+            usage.count(UsageCounts(enrolls: 1), tenant: tenant.id)
+            return .fresh(enrolled)
+        }
     }
 
     /// Deletes one of the tenant's faces. Another tenant's face id is the same 404 as a missing
@@ -207,7 +219,7 @@ public final class FaceRegistry: Sendable {
     }
 
     /// Logs a change and announces it, in the transaction that makes it.
-    private func record(_ change: FaceRepository.LoggedChange, in transaction: TenantTransaction) async throws {
+    func record(_ change: FaceRepository.LoggedChange, in transaction: TenantTransaction) async throws {
         try await FaceRepository.log(change, in: transaction)
         try await notices.announce(.faces, in: transaction)
     }

@@ -1,5 +1,6 @@
-// One HTTP/1.1 GET to a running `enface serve` (plain http, the operator's own host or network):
-// for what only a serving node holds, such as a tenant's in-memory shard.
+// One HTTP/1.1 request to a running `enface serve` (plain http, the operator's own host or
+// network), a connection each: an operator's GET for what only a serving node holds (a
+// tenant's in-memory shard), or a tenant's POST (`enface import`).
 
 import ArgumentParser
 import Foundation
@@ -8,19 +9,27 @@ import Foundation
 import Glibc
 #endif
 
-struct ServerRequest {
+struct ServerRequest: Sendable {
     let host: String
     let port: Int
-    let token: String
+    /// Sent as `Authorization: Bearer` with every request, when set.
+    let token: String?
+    /// How long a send or a read may stall before the request is given up.
+    var timeoutSeconds = 30
 
     /// From `--url http://host:port` and the operator token in `ENFACE_OPERATOR_TOKEN`.
     init(url: String, environment: [String: String] = ProcessInfo.processInfo.environment) throws {
-        guard let components = URLComponents(string: url), components.scheme == "http", let host = components.host,
-              !host.isEmpty, components.path.isEmpty || components.path == "/"
-        else { throw ValidationError("--url must be http://host:port") }
         guard let token = environment["ENFACE_OPERATOR_TOKEN"], !token.isEmpty else {
             throw ValidationError("set ENFACE_OPERATOR_TOKEN to an operator token (enface operator token NAME makes one)")
         }
+        try self.init(url: url, token: token)
+    }
+
+    /// From `--url http://host:port`, with `token` (or none).
+    init(url: String, token: String?) throws {
+        guard let components = URLComponents(string: url), components.scheme == "http", let host = components.host,
+              !host.isEmpty, components.path.isEmpty || components.path == "/"
+        else { throw ValidationError("--url must be http://host:port") }
         self.host = host
         self.port = components.port ?? 80
         self.token = token
@@ -32,8 +41,13 @@ struct ServerRequest {
         var body: Data
     }
 
-    /// GET `path` with the operator token; the server closes the connection after answering.
+    /// GET `path` with the token; the server closes the connection after answering.
     func get(_ path: String) throws -> Reply {
+        try send("GET", path)
+    }
+
+    /// `method` `path` with `headers` and `body`; the server closes the connection after answering.
+    func send(_ method: String, _ path: String, headers: [(String, String)] = [], body: Data = Data()) throws -> Reply {
         var hints = addrinfo()
         hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
         var found: UnsafeMutablePointer<addrinfo>?
@@ -45,18 +59,20 @@ struct ServerRequest {
         guard socket >= 0 else { throw ValidationError("socket() failed") }
         defer { close(socket) }
         // A node that accepts and then says nothing is given up on, not waited for forever.
-        var timeout = timeval(tv_sec: 30, tv_usec: 0)
+        var timeout = timeval(tv_sec: timeoutSeconds, tv_usec: 0)
         _ = setsockopt(socket, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         _ = setsockopt(socket, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         guard connect(socket, address.pointee.ai_addr, address.pointee.ai_addrlen) == 0 else {
             throw ValidationError("nothing answers at http://\(host):\(port) (is enface serve running?)")
         }
-        let request = "GET \(path) HTTP/1.1\r\nHost: \(host):\(port)\r\nAuthorization: Bearer \(token)\r\n"
-            + "Accept: application/json\r\nConnection: close\r\n\r\n"
-        let bytes = Array(request.utf8)
+        var head = "\(method) \(path) HTTP/1.1\r\nHost: \(host):\(port)\r\nAccept: application/json\r\nConnection: close\r\n"
+        if let token { head += "Authorization: Bearer \(token)\r\n" }
+        for (name, value) in headers { head += "\(name): \(value)\r\n" }
+        if !body.isEmpty || method != "GET" { head += "Content-Length: \(body.count)\r\n" }
+        let bytes = Array((head + "\r\n").utf8) + Array(body)
         var sent = 0
         while sent < bytes.count {
-            let count = bytes[sent...].withUnsafeBytes { send(socket, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            let count = bytes[sent...].withUnsafeBytes { Glibc.send(socket, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
             guard count > 0 else { throw ValidationError("the server closed the connection") }
             sent += count
         }
