@@ -11,6 +11,6 @@ struct Enface: AsyncParsableCommand {
         discussion: "Configuration comes from ENFACE_* environment variables; see README.md.",
         subcommands: [
             Serve.self, Migrate.self, DatabaseCommand.self, TenantCommand.self, KeyCommand.self, MasterKeyCommand.self, AuditCommand.self,
-            OperatorCommand.self, BenchCommand.self, Calibrate.self,
+            OperatorCommand.self, BenchCommand.self, Calibrate.self, ImportCommand.self,
         ])
 }
