@@ -33,7 +33,10 @@ extension FaceRepository {
     }
 
     /// The tenant's row as a batch needs it, locked: its face count, change counter, key version
-    /// and whether it keeps searchable templates.
+    /// and whether it keeps searchable templates. `FOR NO KEY UPDATE`, the lock an enroll's UPDATE
+    /// of the row takes: `FOR UPDATE` would also wait for the key-share locks that every insert
+    /// of a person takes on its tenant's row (the foreign key), and two batches that had each
+    /// inserted persons would wait for each other (a deadlock, measured with two connections).
     public struct TenantRow: Sendable {
         public var faceCount: Int
         public var change: Int64
@@ -45,7 +48,7 @@ extension FaceRepository {
         let row = try await transaction.query(
             """
             SELECT face_count, change_seq, key_version, coalesce((settings ->> 'searchableTemplates')::boolean, true)
-              FROM tenants WHERE id = \(transaction.tenantID) FOR UPDATE
+              FROM tenants WHERE id = \(transaction.tenantID) FOR NO KEY UPDATE
             """
         ).collect().first.orThrow(RepositoryError.noRow("tenant row"))
         let (count, change, version, searchable) = try row.decode((Int64, Int64, Int, Bool).self)

@@ -187,6 +187,43 @@ struct BatchEnrollTests {
     }
 }
 
+extension BatchEnrollTests {
+    /// Batches of new persons at once: each inserts its persons (a key-share lock on the tenant's
+    /// row) before it takes the row; they once waited for each other until PostgreSQL broke the
+    /// deadlock with a 500.
+    @Test func concurrentBatchesOfNewPersonsAllCommit() async throws {
+        try await LiveService.run { enface in
+            let tenant = try await enface.createTenant(quotas: ["requestsPerMinute": 1_000])
+            var vectors = Embeddings(seed: 26)
+            let bodies = (0..<6).map { batch in
+                JSONValue.object(["faces": .array((0..<200).map { index -> JSONValue in
+                    ["personId": .string("b\(batch)-\(index)"), "embeddingBase64": .string(Embeddings.base64(vectors.identity()))]
+                })]).canonical
+            }
+            let port = try #require(enface.port)
+            let statuses = try await withThrowingTaskGroup(of: (HTTPResponse.Status, Double?).self) { group in
+                for body in bodies {
+                    group.addTask {
+                        try await TestClient.withClient(host: "127.0.0.1", port: port, configuration: .init(timeout: .seconds(120))) { client in
+                            let response = try await client.execute(.init(
+                                "/v1/faces:batch", method: .post, authority: "127.0.0.1",
+                                headers: [EnfaceClient.apiKey: tenant.key, .contentType: "application/json"], body: ByteBuffer(string: body)))
+                            let answer = response.body.flatMap { JSONValue.parse(Data(buffer: $0)) }
+                            return (response.status, answer?["enrolled"]?.numberValue)
+                        }
+                    }
+                }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+            #expect(statuses.allSatisfy { $0.0 == .ok && $0.1 == 200 }, "\(statuses)")
+            let first = try await enface.call(.get, "/v1/persons?limit=1000", key: tenant.key)
+            let next = try #require(first["next"]?.stringValue)
+            let second = try await enface.call(.get, "/v1/persons?limit=1000&after=\(next)", key: tenant.key)
+            #expect((first["persons"]?.arrayValue?.count ?? 0) + (second["persons"]?.arrayValue?.count ?? 0) == 1_200)
+        }
+    }
+}
+
 enum IdempotentHeaders {
     static let replayed = HTTPField.Name("Idempotent-Replayed")!
 }
