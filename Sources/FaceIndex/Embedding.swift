@@ -6,6 +6,7 @@ public enum Embedding {
 
     /// `values` scaled to unit length, in float; the norm is computed in double so that long
     /// or tiny vectors neither overflow nor lose their direction.
+    @inlinable  // specialised where it is called: generic over a collection, it was 9 % of a bulk enroll
     public static func normalized(_ values: some Collection<Float>, dimension: Int) throws(FaceIndexError) -> [Float] {
         guard values.count == dimension else {
             throw .dimensionMismatch(expected: dimension, actual: values.count)

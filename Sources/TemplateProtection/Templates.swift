@@ -16,8 +16,7 @@ public struct PersonKey: Sendable, CustomStringConvertible {
     /// AES-256-GCM of the template's little-endian float32 bytes, random nonce, AAD = tenant id ‖
     /// face id ‖ model: a sealed template moved to another face, tenant or model does not open.
     public func seal(_ template: [Float], tenantID: UUID, faceID: UUID, model: String) throws -> Data {
-        var plain = Data(capacity: template.count * 4)
-        for value in template { withUnsafeBytes(of: value.bitPattern.littleEndian) { plain.append(contentsOf: $0) } }
+        let plain = Self.littleEndianBytes(template)
         let box = try AES.GCM.seal(plain, using: key, authenticating: Self.aad(tenantID: tenantID, faceID: faceID, model: model))
         return Data([Self.version]) + box.combined!
     }
@@ -38,6 +37,17 @@ public struct PersonKey: Sendable, CustomStringConvertible {
     }
 
     static let version: UInt8 = 1
+
+    /// The floats' little-endian bytes: one copy on a little-endian machine, not a Data append a float.
+    static func littleEndianBytes(_ values: [Float]) -> Data {
+        #if _endian(little)
+        return values.withUnsafeBytes { Data($0) }
+        #else
+        var plain = Data(capacity: values.count * 4)
+        for value in values { withUnsafeBytes(of: value.bitPattern.littleEndian) { plain.append(contentsOf: $0) } }
+        return plain
+        #endif
+    }
 
     static func aad(tenantID: UUID, faceID: UUID, model: String) -> Data {
         Data("enface/template/v1".utf8) + KeyWrap.owner(KeyWrap.bytes(tenantID), KeyWrap.bytes(faceID), Data(model.utf8))

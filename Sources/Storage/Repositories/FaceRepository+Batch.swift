@@ -56,7 +56,7 @@ extension FaceRepository {
     }
 
     /// A face a batch inserts: `template` is its rotated template, nil when the tenant keeps none
-    /// (a batch's faces all have one or none).
+    /// (a batch's faces all have one, of one length, or none).
     public struct NewFace: Sendable {
         public var id: UUID
         public var personID: String
@@ -78,15 +78,17 @@ extension FaceRepository {
     ) async throws -> [LoggedChange] {
         guard !faces.isEmpty else { return [] }
         for chunk in stride(from: 0, to: faces.count, by: 1_000).map({ faces[$0..<min($0 + 1_000, faces.count)] }) {
-            // unnest pads a NULL array with NULLs: no templates at all.
-            let templates: [String]? = chunk.allSatisfy { $0.template != nil } ? chunk.compactMap { $0.template.map(vectorText) } : nil
+            // Every template of the chunk end to end in one binary float4[], each cut out and cast
+            // to a vector (exact, and no float printed or parsed); NULL when they have none.
+            let dimension = chunk.first?.template?.count ?? 0
+            let templates = chunk.allSatisfy { $0.template?.count == dimension } ? PackedFloats(chunk.flatMap { $0.template ?? [] }) : nil
             try await transaction.run(
                 """
                 INSERT INTO faces (tenant_id, id, person_id, sealed, template)
-                SELECT \(transaction.tenantID), v.id, v.person, v.sealed, v.template::vector
-                  FROM unnest(\(chunk.map(\.id))::uuid[], \(chunk.map(\.personID))::text[],
-                              \(chunk.map { ByteBuffer(bytes: $0.sealed) })::bytea[], \(templates)::text[])
-                       AS v(id, person, sealed, template)
+                SELECT \(transaction.tenantID), v.id, v.person, v.sealed,
+                       (\(templates)::real[])[(v.n - 1) * \(dimension) + 1 : v.n * \(dimension)]::vector
+                  FROM unnest(\(chunk.map(\.id))::uuid[], \(chunk.map(\.personID))::text[], \(chunk.map { ByteBuffer(bytes: $0.sealed) })::bytea[])
+                       WITH ORDINALITY AS v(id, person, sealed, n)
                 """)
         }
         var added: [String: Int] = [:]

@@ -93,14 +93,16 @@ public enum FaceRepository {
         try await transaction.query("UPDATE faces SET template = NULL WHERE tenant_id = \(transaction.tenantID) AND id = \(face)")
     }
 
-    /// `template` is the rotated template as pgvector text, or nil when the tenant keeps none.
+    /// `template` is the rotated template, or nil when the tenant keeps none. It travels as a
+    /// binary float4[] and becomes a vector by pgvector's cast: exact, and no float is printed
+    /// or parsed on the way.
     public static func insertFace(
         id: UUID, person personID: String, sealed: Data, template: [Float]?, in transaction: TenantTransaction
     ) async throws {
         try await transaction.query(
             """
             INSERT INTO faces (tenant_id, id, person_id, sealed, template)
-            VALUES (\(transaction.tenantID), \(id), \(personID), \(ByteBuffer(bytes: sealed)), \(template.map(vectorText))::vector)
+            VALUES (\(transaction.tenantID), \(id), \(personID), \(ByteBuffer(bytes: sealed)), \(template.map(PackedFloats.init))::real[]::vector)
             """)
     }
 
