@@ -82,7 +82,7 @@ func wire(
     let faces = FaceRegistry(
         app: appPool, masterKey: masterKey, notices: notices, models: models, usage: usage, audit: audit,
         memoryBudget: configuration.indexMemoryBudget, metrics: FaceMetrics(factory: metrics.factory), background: background,
-        logger: logger)
+        scheduler: ScanScheduler(queuePerTenant: configuration.scanQueuePerTenant), logger: logger)
     metrics.sampleOnScrape { await faces.sampleMetrics() }
     let rateLimiter = RateLimiter<UUID>()
     let photos = FacePhotos(

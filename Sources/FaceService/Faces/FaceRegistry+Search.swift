@@ -58,9 +58,18 @@ extension FaceRegistry {
         // The count a search's own snapshot has: no lock a writer holds.
         let threshold = searchThreshold(tenant, faces: Self.dependsOnGallery(tenant) ? shard.count : 1, minScore: minScore)
         let rotated = rotation.apply(probe)
-        let started = ContinuousClock.now
-        let ranked = try shard.searchPersons(rotated, k: limit)
-        let scan = ContinuousClock.now - started
+        var scan = Duration.zero
+        let ranked: [PersonMatch]
+        do {
+            ranked = try await scheduler.run(tenant: tenant.id, waited: metrics.scanWaited) {
+                let started = ContinuousClock.now
+                defer { scan = ContinuousClock.now - started }
+                return try shard.searchPersons(rotated, k: limit)
+            }
+        } catch is ScanScheduler.Busy {
+            metrics.scanRefused(tenant: tenant.slug)
+            throw FaceError.searchBusy
+        }
         let matches = ranked.filter { Double($0.score) >= threshold.value }.map { Match(personID: $0.personID, faceID: $0.faceID, score: $0.score) }
         return Found(
             matches: matches, threshold: threshold, source: .memory, best: ranked.first?.score,

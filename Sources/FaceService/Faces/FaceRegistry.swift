@@ -45,6 +45,8 @@ public final class FaceRegistry: Sendable {
     let logger: Logger
     /// Each tenant's gallery scored against itself, for its calibration.
     public let calibrations: GalleryCalibrations
+    /// Every scan of a shard takes its turn here: a core each, tenants in turn.
+    public let scheduler: ScanScheduler
 
     /// Where a search was answered: the tenant's shard, or pgvector while the shard loads.
     public enum Source: String, Sendable { case memory, database }
@@ -52,9 +54,10 @@ public final class FaceRegistry: Sendable {
     public init(
         app: PostgresPool, masterKey: MasterKey, notices: ChangeNotices, models: ModelCatalog, usage: UsageMeter,
         audit: AuditTrail, memoryBudget: Int = 0, metrics: FaceMetrics = FaceMetrics(), background: BackgroundWork? = nil,
-        calibrations: GalleryCalibrations = GalleryCalibrations(), logger: Logger
+        calibrations: GalleryCalibrations = GalleryCalibrations(), scheduler: ScanScheduler = ScanScheduler(), logger: Logger
     ) {
         self.calibrations = calibrations
+        self.scheduler = scheduler
         let background = background ?? BackgroundWork(logger: logger)
         let keys = TenantKeys(app: app, masterKey: masterKey, models: models)
         let shards = ShardCache(memoryBudget: memoryBudget, background: background, logger: logger)

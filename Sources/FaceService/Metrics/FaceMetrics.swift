@@ -14,6 +14,7 @@ public final class FaceMetrics: Sendable {
     /// Made once: a search only counts, it looks nothing up in the registry.
     private let searches: [FaceRegistry.Source: Counter]
     private let scans: [String: CoreMetrics.Timer]
+    private let scanWait: CoreMetrics.Timer
 
     public init(factory: any MetricsFactory = NOOPMetricsHandler.instance) {
         self.factory = factory
@@ -24,6 +25,21 @@ public final class FaceMetrics: Sendable {
         scans = Dictionary(uniqueKeysWithValues: modes.map { mode in
             (mode, CoreMetrics.Timer(label: Self.scanLabel, dimensions: [("mode", mode)], factory: factory))
         })
+        scanWait = CoreMetrics.Timer(label: Self.scanWaitLabel, factory: factory)
+    }
+
+    /// The histogram of how long a scan waited for its turn (`ScanScheduler`).
+    public static let scanWaitLabel = "enface_scan_wait_seconds"
+
+    /// `enface_scan_wait_seconds`: a scan's wait for a core, its tenant's turn included.
+    func scanWaited(_ wait: Duration) {
+        scanWait.recordNanoseconds(wait.nanoseconds)
+    }
+
+    /// `enface_scans_refused_total{tenant}`: a search refused because its tenant already had its
+    /// most scans waiting.
+    func scanRefused(tenant: String) {
+        Counter(label: "enface_scans_refused_total", dimensions: [("tenant", tenant)], factory: factory).increment()
     }
 
     /// The histogram of one search's scan, by how it was answered.

@@ -63,7 +63,7 @@ final class ShardLoader: Sendable {
         notices.remember(tenant.id)
         // The counter and the faces at one moment: the feed goes on from exactly there.
         let (number, stored) = try await app.withTenant(tenant.id, snapshot: true) { transaction in
-            (try await FaceRepository.changeNumber(in: transaction), try await FaceRepository.allFaces(in: transaction))
+            (try await FaceRepository.changeNumber(in: transaction), try await FaceRepository.allFaces(sealedOnlyWithoutTemplate: true, in: transaction))
         }
         // With int8 codes beside the floats (+25 % memory): a shard big enough for them to pay
         // (`SearchMode.auto`, 2M floats and up) is scanned in int8 and its candidates re-scored

@@ -1,11 +1,11 @@
-// Many floats as one binary float4[] parameter, written in one pass: PostgresNIO's own [Float]
-// encoding writes each element into the buffer on its own, which was a third of a bulk
-// enroll's CPU (1,000 templates of 512 floats a statement).
+// Many floats as one binary float4[], written and read in one pass: PostgresNIO's own [Float]
+// coding handles each element on its own, which was a third of a bulk enroll's CPU (1,000
+// templates of 512 floats a statement), and a shard load read its templates as text.
 
 import NIOCore
 import PostgresNIO
 
-public struct PackedFloats: PostgresNonThrowingEncodable, Sendable {
+public struct PackedFloats: PostgresNonThrowingEncodable, PostgresDecodable, Sendable {
     public var values: [Float]
 
     public init(_ values: [Float]) {
@@ -32,5 +32,35 @@ public struct PackedFloats: PostgresNonThrowingEncodable, Sendable {
             }
             return offset
         }
+    }
+}
+
+extension PackedFloats {
+    /// A one-dimensional float4[] without nulls (an empty array has no dimensions); anything else
+    /// is refused, never trusted.
+    public init<JSONDecoder: PostgresJSONDecoder>(
+        from buffer: inout ByteBuffer, type: PostgresDataType, format: PostgresFormat, context: PostgresDecodingContext<JSONDecoder>
+    ) throws {
+        guard format == .binary, type == .float4Array,
+              let (dimensions, _, element) = buffer.readMultipleIntegers(as: (Int32, Int32, UInt32).self),
+              element == PostgresDataType.float4.rawValue
+        else { throw PostgresDecodingError.Code.typeMismatch }
+        if dimensions == 0 {
+            values = []
+            return
+        }
+        guard dimensions == 1, let (count, _) = buffer.readMultipleIntegers(as: (Int32, Int32).self), count >= 0,
+              buffer.readableBytes == Int(count) * 8
+        else { throw PostgresDecodingError.Code.failure }
+        let floats = buffer.readWithUnsafeReadableBytes { raw -> (Int, [Float]?) in
+            var floats = [Float](repeating: 0, count: Int(count))
+            for index in 0..<Int(count) {
+                guard raw.loadUnaligned(fromByteOffset: index * 8, as: UInt32.self).bigEndian == 4 else { return (0, nil) }
+                floats[index] = Float(bitPattern: raw.loadUnaligned(fromByteOffset: index * 8 + 4, as: UInt32.self).bigEndian)
+            }
+            return (Int(count) * 8, floats)
+        }
+        guard let floats else { throw PostgresDecodingError.Code.failure }
+        values = floats
     }
 }

@@ -204,7 +204,7 @@ public enum FaceRepository {
 
     /// These faces as a shard loads them; the ones gone are simply absent.
     public static func storedFaces(_ ids: [UUID], in transaction: TenantTransaction) async throws -> [StoredFace] {
-        try await stored(faces: ids, in: transaction)
+        try await stored(faces: ids, sealedOnlyWithoutTemplate: true, in: transaction)
     }
 
     public static func findPerson(_ personID: String, in transaction: TenantTransaction) async throws -> (PersonRecord, [FaceRecord])? {
@@ -239,22 +239,28 @@ public enum FaceRepository {
         return persons
     }
 
-    /// Every face of the tenant, for loading its shard.
-    public static func allFaces(in transaction: TenantTransaction) async throws -> [StoredFace] {
-        try await stored(faces: nil, in: transaction)
+    /// Every face of the tenant. A shard load needs the sealed template (and the person's key)
+    /// only of a face without a rotated one (`sealedOnlyWithoutTemplate`); re-keying needs all.
+    public static func allFaces(sealedOnlyWithoutTemplate: Bool = false, in transaction: TenantTransaction) async throws -> [StoredFace] {
+        try await stored(faces: nil, sealedOnlyWithoutTemplate: sealedOnlyWithoutTemplate, in: transaction)
     }
 
-    static func stored(faces ids: [UUID]?, in transaction: TenantTransaction) async throws -> [StoredFace] {
+    static func stored(faces ids: [UUID]?, sealedOnlyWithoutTemplate: Bool, in transaction: TenantTransaction) async throws -> [StoredFace] {
         var faces: [StoredFace] = []
+        // The rotated template in binary; with `sealedOnlyWithoutTemplate`, the sealed one and
+        // the person's key only for a face without it (a shard load would otherwise carry every
+        // sealed template, 2 KB a face, for nothing).
         for try await (id, person, template, sealed, key) in try await transaction.query(
             """
-            SELECT f.id, f.person_id, f.template::text, f.sealed, p.wrapped_key
+            SELECT f.id, f.person_id, f.template::real[],
+                   CASE WHEN f.template IS NULL OR NOT \(sealedOnlyWithoutTemplate) THEN f.sealed ELSE '' END,
+                   CASE WHEN f.template IS NULL OR NOT \(sealedOnlyWithoutTemplate) THEN p.wrapped_key ELSE '' END
               FROM faces AS f JOIN persons AS p ON p.tenant_id = f.tenant_id AND p.id = f.person_id
              WHERE f.tenant_id = \(transaction.tenantID) AND (\(ids)::uuid[] IS NULL OR f.id = ANY(\(ids)::uuid[]))
             """
-        ).decode((UUID, String, String?, ByteBuffer, ByteBuffer).self) {
+        ).decode((UUID, String, PackedFloats?, ByteBuffer, ByteBuffer).self) {
             faces.append(StoredFace(
-                id: id, personID: person, template: template.map(parseVector), sealed: Data(sealed.readableBytesView),
+                id: id, personID: person, template: template?.values, sealed: Data(sealed.readableBytesView),
                 wrappedPersonKey: Data(key.readableBytesView)))
         }
         return faces
@@ -363,9 +369,5 @@ public enum FaceRepository {
     /// pgvector's text form, `[x,y,…]`, with every float written to round-trip exactly.
     public static func vectorText(_ values: [Float]) -> String {
         "[" + values.map { "\($0)" }.joined(separator: ",") + "]"
-    }
-
-    static func parseVector(_ text: String) -> [Float] {
-        text.dropFirst().dropLast().split(separator: ",").compactMap { Float($0) }
     }
 }
