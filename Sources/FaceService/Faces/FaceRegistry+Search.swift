@@ -58,13 +58,11 @@ extension FaceRegistry {
         // The count a search's own snapshot has: no lock a writer holds.
         let threshold = searchThreshold(tenant, faces: Self.dependsOnGallery(tenant) ? shard.count : 1, minScore: minScore)
         let rotated = rotation.apply(probe)
-        var scan = Duration.zero
-        let ranked: [PersonMatch]
+        let (ranked, scan): ([PersonMatch], Duration)
         do {
-            ranked = try await scheduler.run(tenant: tenant.id, waited: metrics.scanWaited) {
+            (ranked, scan) = try await scheduler.run(tenant: tenant.id, waited: metrics.scanWaited) {
                 let started = ContinuousClock.now
-                defer { scan = ContinuousClock.now - started }
-                return try shard.searchPersons(rotated, k: limit)
+                return (try shard.searchPersons(rotated, k: limit), ContinuousClock.now - started)
             }
         } catch is ScanScheduler.Busy {
             metrics.scanRefused(tenant: tenant.slug)

@@ -1,5 +1,6 @@
-// In front of every scan of a shard: at most one scan a core at a time, and when scans wait,
-// tenants take turns. A tenant alone gets every core; a tenant flooding the node waits behind
+// In front of every scan of a shard: at most one scan a core at a time, run on threads of their
+// own (a 2 ms scan never holds up the parsing and answering of other requests on the
+// concurrency pool), and when scans wait, tenants take turns. A tenant alone gets every core; a tenant flooding the node waits behind
 // its own scans, not in front of everyone's, and past `queuePerTenant` waiting scans its next
 // search is refused at once (429 with Retry-After) instead of queueing without end. Another
 // tenant's search waits at most for one scan to finish, whatever the flood.
@@ -16,6 +17,7 @@ public final class ScanScheduler: Sendable {
     public let slots: Int
     public let queuePerTenant: Int
     private let state: Mutex<State>
+    private let workers: ScanWorkers
 
     struct State {
         var running = 0
@@ -32,17 +34,23 @@ public final class ScanScheduler: Sendable {
         self.slots = max(1, slots)
         self.queuePerTenant = max(1, queuePerTenant)
         state = Mutex(State())
+        workers = ScanWorkers(count: self.slots)
     }
 
-    /// Runs `scan` for `tenant` once a slot is its turn; how long it waited is given to `waited`.
-    public func run<Result>(
-        tenant: UUID, waited: (Duration) -> Void = { _ in }, _ scan: () throws -> Result
-    ) async throws -> Result {
+    /// Runs `scan` for `tenant` on a scan thread once a slot is its turn; how long it waited is
+    /// given to `waited`.
+    public func run<Value: Sendable>(
+        tenant: UUID, waited: (Duration) -> Void = { _ in }, _ scan: @escaping @Sendable () throws -> Value
+    ) async throws -> Value {
         let arrived = ContinuousClock.now
         try await acquire(tenant)
         waited(ContinuousClock.now - arrived)
         defer { release() }
-        return try scan()
+        // A slot held is a worker free: slots and workers are as many.
+        let outcome: Result<Value, any Error> = await withCheckedContinuation { continuation in
+            workers.submit { continuation.resume(returning: Result { try scan() }) }
+        }
+        return try outcome.get()
     }
 
     /// How many scans wait now, over all tenants.
@@ -106,5 +114,45 @@ public final class ScanScheduler: Sendable {
             return first
         }
         handedTo?.resume()
+    }
+}
+
+/// Threads that run scans, a job at a time each, from one line (the scheduler decides the order
+/// and never hands over more jobs than there are threads). They end with the scheduler.
+final class ScanWorkers: Sendable {
+    /// What the threads share; they hold this, not the workers, so the workers can go away.
+    final class Line: Sendable {
+        let jobs = Mutex<(pending: [@Sendable () -> Void], stopped: Bool)>(([], false))
+        let signal = DispatchSemaphore(value: 0)
+    }
+
+    private let line = Line()
+    private let count: Int
+
+    init(count: Int) {
+        self.count = count
+        for index in 0..<count {
+            let thread = Thread { [line] in
+                while true {
+                    line.signal.wait()
+                    let (job, stopped) = line.jobs.withLock { jobs in
+                        (jobs.pending.isEmpty ? nil : jobs.pending.removeFirst(), jobs.stopped)
+                    }
+                    if let job { job() } else if stopped { return }
+                }
+            }
+            thread.name = "enface-scan-\(index)"
+            thread.start()
+        }
+    }
+
+    deinit {
+        line.jobs.withLock { $0.stopped = true }
+        for _ in 0..<count { line.signal.signal() }
+    }
+
+    func submit(_ job: @escaping @Sendable () -> Void) {
+        line.jobs.withLock { $0.pending.append(job) }
+        line.signal.signal()
     }
 }
