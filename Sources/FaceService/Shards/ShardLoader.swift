@@ -65,6 +65,7 @@ final class ShardLoader: Sendable {
         let (number, stored) = try await app.withTenant(tenant.id, snapshot: true) { transaction in
             (try await FaceRepository.changeNumber(in: transaction), try await FaceRepository.allFaces(sealedOnlyWithoutTemplate: true, in: transaction))
         }
+        let read = ContinuousClock.now - started
         // With int8 codes beside the floats (+25 % memory): a shard big enough for them to pay
         // (`SearchMode.auto`, 2M floats and up) is scanned in int8 and its candidates re-scored
         // in fp32, the same results and scores from a quarter of the memory traffic.
@@ -82,6 +83,7 @@ final class ShardLoader: Sendable {
             "shard loaded",
             metadata: [
                 "tenant": "\(tenant.slug)", "faces": "\(faces.count)", "ms": "\(Int((elapsed / .milliseconds(1)).rounded()))",
+                "read_ms": "\(Int((read / .milliseconds(1)).rounded()))",
             ])
         return ShardFeed(
             tenant: tenant.id, label: tenant.slug, shard: shard, keyVersion: secrets.version, applied: number,

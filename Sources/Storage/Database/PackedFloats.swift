@@ -36,12 +36,24 @@ public struct PackedFloats: PostgresNonThrowingEncodable, PostgresDecodable, Sen
 }
 
 extension PackedFloats {
-    /// A one-dimensional float4[] without nulls (an empty array has no dimensions); anything else
-    /// is refused, never trusted.
+    /// A one-dimensional float4[] without nulls (an empty array has no dimensions), or a pgvector
+    /// `vector` as it sends itself (its type's number differs from one database to another): its
+    /// dimension (int16), a zero int16, then the floats, half the bytes of a float4[]. Anything
+    /// else is refused, never trusted.
     public init<JSONDecoder: PostgresJSONDecoder>(
         from buffer: inout ByteBuffer, type: PostgresDataType, format: PostgresFormat, context: PostgresDecodingContext<JSONDecoder>
     ) throws {
-        guard format == .binary, type == .float4Array,
+        guard format == .binary else { throw PostgresDecodingError.Code.typeMismatch }
+        if type != .float4Array {
+            guard let (dimension, unused) = buffer.readMultipleIntegers(as: (Int16, Int16).self), dimension > 0, unused == 0,
+                  buffer.readableBytes == Int(dimension) * 4
+            else { throw PostgresDecodingError.Code.typeMismatch }
+            values = buffer.readWithUnsafeReadableBytes { raw in
+                (raw.count, (0..<Int(dimension)).map { Float(bitPattern: raw.loadUnaligned(fromByteOffset: $0 * 4, as: UInt32.self).bigEndian) })
+            }
+            return
+        }
+        guard type == .float4Array,
               let (dimensions, _, element) = buffer.readMultipleIntegers(as: (Int32, Int32, UInt32).self),
               element == PostgresDataType.float4.rawValue
         else { throw PostgresDecodingError.Code.typeMismatch }

@@ -247,12 +247,12 @@ public enum FaceRepository {
 
     static func stored(faces ids: [UUID]?, sealedOnlyWithoutTemplate: Bool, in transaction: TenantTransaction) async throws -> [StoredFace] {
         var faces: [StoredFace] = []
-        // The rotated template in binary; with `sealedOnlyWithoutTemplate`, the sealed one and
+        // The rotated template as pgvector sends it (binary); with `sealedOnlyWithoutTemplate`, the sealed one and
         // the person's key only for a face without it (a shard load would otherwise carry every
         // sealed template, 2 KB a face, for nothing).
         for try await (id, person, template, sealed, key) in try await transaction.query(
             """
-            SELECT f.id, f.person_id, f.template::real[],
+            SELECT f.id, f.person_id, f.template,
                    CASE WHEN f.template IS NULL OR NOT \(sealedOnlyWithoutTemplate) THEN f.sealed ELSE '' END,
                    CASE WHEN f.template IS NULL OR NOT \(sealedOnlyWithoutTemplate) THEN p.wrapped_key ELSE '' END
               FROM faces AS f JOIN persons AS p ON p.tenant_id = f.tenant_id AND p.id = f.person_id
