@@ -22,30 +22,33 @@ struct FaceController: Sendable {
             let probe = ProbeField.read(&reader)
             try reader.check()
             let location = "/v1/persons/\(EnfaceRequestContext.pathSegment(personID))"
-            var idempotency = key.map { key in
-                Idempotency<FaceRegistry.Enrolled>(
-                    key: key, fingerprint: IdempotentAnswers.fingerprint(request, tenant: tenant, body: body),
-                    render: { try IdempotentAnswers.stored(.created, EnrollAnswer($0, box: nil)) })
+            let fingerprint = IdempotentAnswers.fingerprint(request, tenant: tenant, body: body)
+            // The answer, as sent and as stored with the key: where the face was, for a photo.
+            func idempotency(box: FaceBox?) -> Idempotency<FaceRegistry.Enrolled>? {
+                key.map { key in
+                    Idempotency(key: key, fingerprint: fingerprint, render: { try IdempotentAnswers.stored(.created, EnrollAnswer($0, box: box)) })
+                }
             }
             let embedding: [Float]
+            var box: FaceBox?
             switch try proven(probe, "embedding") {
             case .embedding(let vector):
                 embedding = vector
             case .image(let bytes):
                 // A retry of a photo's enroll is answered before the photo is analysed again.
-                if let answer = try await registry.storedAnswer(idempotency, tenant: tenant.tenantID) {
+                if let answer = try await registry.storedAnswer(idempotency(box: nil), tenant: tenant.tenantID) {
                     return IdempotentAnswers.response(answer, replayed: true, location: location)
                 }
                 let face = try await analyze { try await photos.singleFace(in: bytes, tenant: tenant.tenant) }
                 embedding = face.embedding
-                idempotency?.render = { try IdempotentAnswers.stored(.created, EnrollAnswer($0, box: face.box)) }
+                box = face.box
             }
-            switch try await registry.enroll(person: personID, embedding: embedding, context: tenant, idempotency: idempotency) {
+            switch try await registry.enroll(person: personID, embedding: embedding, context: tenant, idempotency: idempotency(box: box)) {
             case .replayed(let answer):
                 return IdempotentAnswers.response(answer, replayed: true, location: location)
             case .fresh(let enrolled):
-                let answer = try (idempotency?.render ?? { try IdempotentAnswers.stored(.created, EnrollAnswer($0, box: nil)) })(enrolled)
-                return IdempotentAnswers.response(answer, replayed: false, location: location)
+                return IdempotentAnswers.response(
+                    try IdempotentAnswers.stored(.created, EnrollAnswer(enrolled, box: box)), replayed: false, location: location)
             }
         }
         BatchEnroll(registry: registry).addRoutes(to: group)

@@ -27,6 +27,14 @@ struct PhotoTests {
                 return
             }
             #expect(detectionScore >= 0.6)
+            // Sent twice with one Idempotency-Key: the second gets the first answer, box and all.
+            let key: HTTPFields = [HTTPField.Name("Idempotency-Key")!: "photo-1"]
+            let keyed = try await enface.call(.post, "/v1/persons/barack/faces", key: tenant.key, headers: key, json: ["image": try Self.image("obama2.jpg")])
+            let again = try await enface.call(.post, "/v1/persons/barack/faces", key: tenant.key, headers: key, json: ["image": try Self.image("obama2.jpg")])
+            #expect(keyed.status == .created && keyed["face"]?["box"]?.arrayValue?.count == 4, "\(keyed.body)")
+            #expect(again.body == keyed.body && again.headers[HTTPField.Name("Idempotent-Replayed")!] == "true")
+            #expect(try await enface.call(.get, "/v1/persons/barack", key: tenant.key)["faceCount"] == 1)
+            #expect(try await enface.call(.delete, "/v1/persons/barack", key: tenant.key).status == .noContent)
 
             for photo in ["obama2.jpg", "obama3.jpg", "rotated/obama-exif6.jpg"] {
                 let verified = try await enface.call(
