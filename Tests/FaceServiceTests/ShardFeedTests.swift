@@ -70,6 +70,21 @@ struct ShardFeedTests {
         #expect(await feed.applied == 3)
     }
 
+    @Test func anOwnWriteDoesNotWaitForACatchUpWaitingOutItsInterval() async throws {
+        let log = MemoryLog()
+        let feed = ShardFeed(
+            tenant: UUID(), shard: try Shard(dimension: 64), keyVersion: 1, applied: 0, source: log.source,
+            logger: Logger(label: "test"), interval: .seconds(30)) { _, _ in }
+        await feed.catchUp()  // the first read: the next one waits 30 s
+        await feed.wake()
+        let face = UUID()
+        let change = log.append(.add, face: face, person: "alice", template: Self.vector(1))
+        await feed.own(change, template: Self.vector(1))
+        // Applied without the read the sleeping catch-up will make.
+        #expect(feed.shard.contains(face: face) && log.reads == 1)
+        #expect(await feed.applied == 1)
+    }
+
     @Test func aThousandNoticesCostAFewReads() async throws {
         let log = MemoryLog()
         let feed = try Self.feed(log)

@@ -36,6 +36,13 @@ actor ShardFeed {
     private var running: Task<Void, Never>?
     private var again = false
     private var lastRead: ContinuousClock.Instant?
+    /// The running catch-up is waiting out `interval` before its read: nothing is read or
+    /// applied meanwhile, so an own write that is next may apply at once.
+    private var waitingOutInterval = false
+    /// At most one read of the log a notice starts per this interval.
+    private let interval: Duration
+    /// Own writes waiting for the read in flight to end.
+    private var readWaiters: [CheckedContinuation<Void, Never>] = []
 
     static let minimumInterval: Duration = .milliseconds(20)
     /// Changes read at once; a shard further behind is reloaded instead.
@@ -43,8 +50,9 @@ actor ShardFeed {
 
     init(
         tenant: UUID, label: String = "", shard: Shard, keyVersion: Int, applied: Int64, source: ChangeSource, logger: Logger,
-        onStale: @escaping @Sendable (ShardFeed, String) -> Void
+        interval: Duration = ShardFeed.minimumInterval, onStale: @escaping @Sendable (ShardFeed, String) -> Void
     ) {
+        self.interval = interval
         self.tenant = tenant
         self.label = label.isEmpty ? tenant.uuidString.lowercased() : label
         self.shard = shard
@@ -59,10 +67,19 @@ actor ShardFeed {
     /// returns, unless the shard went stale meanwhile (then the reload brings it).
     func own(_ change: FaceRepository.LoggedChange, template: [Float]?) async {
         while applied < change.seq, !stale {
-            if running == nil, applied == change.seq - 1 {
+            // Next, and no read in flight (none running, or one waiting out its interval, which
+            // reads from `applied` afterwards): apply now. Waiting for that catch-up held every
+            // enroll of a busy tenant up to the interval (20 ms) for nothing.
+            if running == nil || waitingOutInterval, applied == change.seq - 1 {
                 apply(change, template: template)
                 applied = change.seq
                 return
+            }
+            if running != nil, !waitingOutInterval {
+                // A read is in flight: wait for it alone, not for the catch-ups queued after it
+                // (each waits out the interval), then look again.
+                await withCheckedContinuation { readWaiters.append($0) }
+                continue
             }
             let before = applied
             await catchUp()
@@ -101,10 +118,13 @@ actor ShardFeed {
     private func run() async {
         repeat {
             again = false
-            if let lastRead, ContinuousClock.now - lastRead < Self.minimumInterval {
-                try? await Task.sleep(until: lastRead + Self.minimumInterval)
+            if let lastRead, ContinuousClock.now - lastRead < interval {
+                waitingOutInterval = true
+                try? await Task.sleep(until: lastRead + interval)
+                waitingOutInterval = false
             }
             lastRead = .now
+            defer { resumeReadWaiters() }
             do {
                 try await readAndApply()
             } catch is DatabaseUnavailable {
@@ -121,6 +141,13 @@ actor ShardFeed {
             }
         } while again && !stale
         running = nil
+        resumeReadWaiters()
+    }
+
+    private func resumeReadWaiters() {
+        let waiters = readWaiters
+        readWaiters = []
+        for waiter in waiters { waiter.resume() }
     }
 
     private func readAndApply() async throws {
