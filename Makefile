@@ -6,7 +6,7 @@ SWIFT_BUILD_FLAGS ?=
 # Swift lives in /opt/swift on our machines; make sure it is found even from a bare shell.
 export PATH := $(PATH):/opt/swift/usr/bin
 
-.PHONY: help setup build run test tsan fuzz bench bench-http bench-images benchmarks db-start db-stop clean
+.PHONY: help setup build run test tsan fuzz bench bench-http bench-tenants bench-images benchmarks db-start db-stop clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -47,6 +47,9 @@ bench: setup ## Enface's vector core beside NumPy and FAISS at N=100k, D=512 (be
 
 bench-http: setup ## /v1/search over HTTP (wrk) on a 100k-face tenant beside the same queries in pgvector (bench/http)
 	bench/http
+
+bench-tenants: setup ## per-tenant latency of 200 Zipf-sized tenants, open loop, with a noisy neighbour, beside pgvector + RLS (bench/tenants)
+	bench/tenants
 
 bench-images: setup ## photos/s and p50 per stage of the face engines on real photos (bench/images; release build)
 	bench/images

@@ -25,12 +25,36 @@ struct ScanSchedulerTests {
         }
     }
 
-    @Test func aTenantAloneTakesEverySlotAtOnce() async throws {
+    @Test func aTenantAloneTakesEverySlot() async throws {
         let scheduler = ScanScheduler(slots: 3, queuePerTenant: 4)
         let started = Started()
-        let scans = (1...3).map { Self.queue(scheduler, Self.a, "a\($0)", started) }
-        for scan in scans { try await scan.value }
+        for scan in (1...3).map({ Self.queue(scheduler, Self.a, "a\($0)", started) }) { try await scan.value }
         #expect(started.names.count == 3 && scheduler.waiting == 0)
+    }
+
+    @Test func whileOthersSearchATenantTakesAllSlotsButOne() async throws {
+        let scheduler = ScanScheduler(slots: 3, queuePerTenant: 4, sharingWindow: .seconds(600))
+        let started = Started()
+        // c searched a moment ago: a shares the node.
+        try await scheduler.acquire(Self.c)
+        scheduler.release(Self.c)
+        let scans = (1...3).map { Self.queue(scheduler, Self.a, "a\($0)", started) }
+        _ = try await poll("two of a's scans to start and one to wait") {
+            started.names.count == 2 && scheduler.waiting == 1 ? true : nil
+        }
+        // The slot a may not take is b's at once.
+        try await Self.queue(scheduler, Self.b, "b1", started).value
+        #expect(started.names.count == 3 && scheduler.waiting == 1)
+        scheduler.release(Self.b)
+        scheduler.release(Self.a)  // a's third scan takes the slot a freed
+        for scan in scans { try await scan.value }
+        #expect(started.names.count == 4 && scheduler.waiting == 0)
+    }
+
+    @Test func withOneSlotATenantAloneStillRuns() async throws {
+        let scheduler = ScanScheduler(slots: 1, queuePerTenant: 4)
+        #expect(scheduler.slotsPerTenant == 1)
+        #expect(try await scheduler.run(tenant: Self.a) { 7 } == 7)
     }
 
     @Test func waitingTenantsTakeTurnsSoAFloodDoesNotHoldUpANeighbour() async throws {
@@ -44,14 +68,14 @@ struct ScanSchedulerTests {
         tasks.append(Self.queue(scheduler, Self.c, "c1", started))
         _ = try await poll("c's scan to wait") { scheduler.waiting == 7 ? true : nil }
         // Each release hands the one slot on; every scan ends before the next starts.
-        for expected in 1...7 {
-            scheduler.release()
+        for (expected, holder) in zip(1...7, [Self.a, Self.a, Self.b, Self.c, Self.a, Self.a, Self.a]) {
+            scheduler.release(holder)
             _ = try await poll("scan \(expected) to start") { started.names.count == expected ? true : nil }
         }
         for task in tasks { try await task.value }
         // b and c wait for one scan of a each, not for a's five.
         #expect(started.names == ["a2", "b1", "c1", "a3", "a4", "a5", "a6"])
-        scheduler.release()
+        scheduler.release(Self.a)
         #expect(scheduler.waiting == 0)
     }
 
@@ -64,8 +88,8 @@ struct ScanSchedulerTests {
         await #expect(throws: ScanScheduler.Busy(waiting: 2)) { try await scheduler.acquire(Self.a) }
         let neighbour = Self.queue(scheduler, Self.b, "b1", started)
         _ = try await poll("b's scan to wait") { scheduler.waiting == 3 ? true : nil }
-        for expected in 1...3 {
-            scheduler.release()
+        for (expected, holder) in zip(1...3, [Self.a, Self.a, Self.b]) {
+            scheduler.release(holder)
             _ = try await poll("scan \(expected) to start") { started.names.count == expected ? true : nil }
         }
         for task in waiting + [neighbour] { try await task.value }

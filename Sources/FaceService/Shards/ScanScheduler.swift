@@ -1,9 +1,11 @@
 // In front of every scan of a shard: at most one scan a core at a time, run on threads of their
 // own (a 2 ms scan never holds up the parsing and answering of other requests on the
-// concurrency pool), and when scans wait, tenants take turns. A tenant alone gets every core; a tenant flooding the node waits behind
-// its own scans, not in front of everyone's, and past `queuePerTenant` waiting scans its next
-// search is refused at once (429 with Retry-After) instead of queueing without end. Another
-// tenant's search waits at most for one scan to finish, whatever the flood.
+// concurrency pool), and when scans wait, tenants take turns. While other tenants are searching
+// (a scan in the last `sharingWindow`, or one waiting), one tenant runs at most all slots but
+// one (a scan of a big shard spreads over every core by itself), so a slot is always left for
+// the others; alone, it takes them all. A tenant flooding the node waits behind its own scans, not in front of
+// everyone's, and past `queuePerTenant` waiting scans its next search is refused at once (429
+// with Retry-After) instead of queueing without end.
 
 import Foundation
 import Synchronization
@@ -16,23 +18,36 @@ public final class ScanScheduler: Sendable {
 
     public let slots: Int
     public let queuePerTenant: Int
+    /// The most slots one tenant holds at once while others search: all but one, when there are
+    /// two or more.
+    public let slotsPerTenant: Int
+    /// Another tenant that scanned this recently counts as searching.
+    public let sharingWindow: Duration
     private let state: Mutex<State>
     private let workers: ScanWorkers
 
     struct State {
         var running = 0
+        /// Slots held, per tenant.
+        var holding: [UUID: Int] = [:]
         /// Waiting scans, per tenant, in arrival order.
         var waiting: [UUID: [CheckedContinuation<Void, Never>]] = [:]
         /// Tenants with waiting scans, in the order they take turns.
         var turns: [UUID] = []
         var next = 0
+        /// When each tenant last took a slot (entries past the window are pruned as it grows).
+        var lastScan: [UUID: ContinuousClock.Instant] = [:]
     }
 
     /// `slots`: scans at once (the cores, by default). `queuePerTenant`: scans one tenant may
     /// have waiting.
-    public init(slots: Int = ProcessInfo.processInfo.activeProcessorCount, queuePerTenant: Int = 64) {
+    public init(
+        slots: Int = ProcessInfo.processInfo.activeProcessorCount, queuePerTenant: Int = 64, sharingWindow: Duration = .milliseconds(100)
+    ) {
+        self.sharingWindow = sharingWindow
         self.slots = max(1, slots)
         self.queuePerTenant = max(1, queuePerTenant)
+        slotsPerTenant = max(1, self.slots - 1)
         state = Mutex(State())
         workers = ScanWorkers(count: self.slots)
     }
@@ -45,7 +60,7 @@ public final class ScanScheduler: Sendable {
         let arrived = ContinuousClock.now
         try await acquire(tenant)
         waited(ContinuousClock.now - arrived)
-        defer { release() }
+        defer { release(tenant) }
         // A slot held is a worker free: slots and workers are as many.
         let outcome: Result<Value, any Error> = await withCheckedContinuation { continuation in
             workers.submit { continuation.resume(returning: Result { try scan() }) }
@@ -58,14 +73,40 @@ public final class ScanScheduler: Sendable {
         state.withLock { $0.waiting.values.reduce(0) { $0 + $1.count } }
     }
 
+    /// Takes a slot for `tenant` if one is free and the tenant holds fewer than its most. A waiter
+    /// that could take a free slot never exists (a release hands it over at once), so one
+    /// arriving does not jump a queue.
+    private func takeSlot(_ state: inout State, for tenant: UUID) -> Bool {
+        guard state.running < slots, state.holding[tenant, default: 0] < cap(state, for: tenant),
+              state.waiting[tenant]?.isEmpty ?? true
+        else { return false }
+        hold(&state, for: tenant)
+        return true
+    }
+
+    /// The most slots `tenant` may hold now: all of them unless another tenant is searching.
+    private func cap(_ state: State, for tenant: UUID) -> Int {
+        let now = ContinuousClock.now
+        let shared = state.turns.contains { $0 != tenant }
+            || state.lastScan.contains { $0.key != tenant && now - $0.value < sharingWindow }
+        return shared ? slotsPerTenant : slots
+    }
+
+    private func hold(_ state: inout State, for tenant: UUID) {
+        state.running += 1
+        state.holding[tenant, default: 0] += 1
+        let now = ContinuousClock.now
+        state.lastScan[tenant] = now
+        if state.lastScan.count > 256 {
+            state.lastScan = state.lastScan.filter { now - $0.value < sharingWindow }
+        }
+    }
+
     func acquire(_ tenant: UUID) async throws {
         enum Admission { case now, queued, refused(Int) }
         // Decided and, if it must wait, queued under one lock: a release cannot slip between.
         let admission: Admission = state.withLock { state in
-            if state.running < slots, state.turns.isEmpty {
-                state.running += 1
-                return .now
-            }
+            if takeSlot(&state, for: tenant) { return .now }
             let waiting = state.waiting[tenant]?.count ?? 0
             return waiting >= queuePerTenant ? .refused(waiting) : .queued
         }
@@ -78,10 +119,7 @@ public final class ScanScheduler: Sendable {
             await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
                 let resumeNow = state.withLock { state -> Bool in
                     // A slot may have come free since the first look: take it.
-                    if state.running < slots, state.turns.isEmpty {
-                        state.running += 1
-                        return true
-                    }
+                    if takeSlot(&state, for: tenant) { return true }
                     if state.waiting[tenant, default: []].isEmpty { state.turns.append(tenant) }
                     state.waiting[tenant, default: []].append(continuation)
                     return false
@@ -91,27 +129,31 @@ public final class ScanScheduler: Sendable {
         }
     }
 
-    /// Hands the slot to the next tenant in turn, or frees it.
-    func release() {
+    /// Frees `tenant`'s slot and hands it to the next tenant in turn that may take one.
+    func release(_ tenant: UUID) {
         let handedTo: CheckedContinuation<Void, Never>? = state.withLock { state in
-            guard !state.turns.isEmpty else {
-                state.running -= 1
-                return nil
+            state.running -= 1
+            let held = state.holding[tenant, default: 1] - 1
+            state.holding[tenant] = held > 0 ? held : nil
+            guard !state.turns.isEmpty else { return nil }
+            for step in 0..<state.turns.count {
+                let index = (state.next + step) % state.turns.count
+                let next = state.turns[index]
+                guard state.holding[next, default: 0] < cap(state, for: next), var queue = state.waiting[next], !queue.isEmpty
+                else { continue }
+                let first = queue.removeFirst()
+                if queue.isEmpty {
+                    state.waiting[next] = nil
+                    state.turns.remove(at: index)
+                    state.next = index
+                } else {
+                    state.waiting[next] = queue
+                    state.next = index + 1
+                }
+                hold(&state, for: next)
+                return first
             }
-            let index = state.next % state.turns.count
-            let tenant = state.turns[index]
-            var queue = state.waiting[tenant] ?? []
-            let first = queue.isEmpty ? nil : queue.removeFirst()
-            if queue.isEmpty {
-                state.waiting[tenant] = nil
-                state.turns.remove(at: index)
-                state.next = index
-            } else {
-                state.waiting[tenant] = queue
-                state.next = index + 1
-            }
-            if first == nil { state.running -= 1 }
-            return first
+            return nil
         }
         handedTo?.resume()
     }
