@@ -74,9 +74,18 @@ struct ImportCommandTests {
         // Every batch after it was answered from the server's store: still 600 faces, two a person.
         #expect(try await Self.faces(node, headers: headers, persons: 300) == 600)
 
+        // --restart sends the file again under keys of its own: each person takes one more face,
+        // up to its limit of 3 (the other is refused, and listed).
+        let restarted = try await EnfaceProcess.run(arguments + ["--restart"], environment: ["ENFACE_KEY": key], timeout: .seconds(120))
+        #expect(restarted.status == 2 && restarted.output.contains("300 faces enrolled, 302 refused"), "\(restarted.output)")
+        #expect(try await Self.faces(node, headers: headers, persons: 300) == 900)
+        // Its progress is its own: run again without --restart, it is done.
+        let after = try await EnfaceProcess.run(arguments, environment: ["ENFACE_KEY": key])
+        #expect(after.status == 0 && after.output.contains("was imported already"), "\(after.output)")
+
         // A wrong key stops the import with the server's reason, and a non-zero status.
         let refused = try await EnfaceProcess.run(arguments + ["--restart"], environment: ["ENFACE_KEY": "efk_wrong"])
-        #expect(refused.status == 1 && refused.output.contains("401"), "\(refused.output)")
+        #expect(refused.status == 1 && refused.output.contains("401") && refused.output.contains("without --restart"), "\(refused.output)")
     }
 
     /// Every person's face count, summed.

@@ -32,7 +32,7 @@ struct BatchEnroll: Sendable {
                 try IdempotentAnswers.stored(.ok, BatchAnswer(parsed, results: results, requestID: requestID))
             }
             let idempotency = key.map { key in
-                Idempotency(key: key, fingerprint: IdempotentAnswers.fingerprint(request, tenant: tenant, body: body), render: render)
+                Idempotency(key: key, fingerprint: IdempotentAnswers.fingerprint(request, tenant: tenant, body: body, fields: reader), render: render)
             }
             switch try await registry.enroll(batch: valid, context: tenant, idempotency: idempotency) {
             case .replayed(let answer):
@@ -113,9 +113,14 @@ enum IdempotentAnswers {
         return key
     }
 
-    static func fingerprint(_ request: Request, tenant: TenantContext, body: ByteBuffer) -> Data {
-        Idempotency<Void>.fingerprint(
-            actor: tenant.actor, method: request.method.rawValue, path: request.uri.path, body: body.readableBytesView)
+    /// What identifies a request: its bytes, or for a form what it carries (most clients choose
+    /// a new boundary for every sending, so a retried form's bytes differ).
+    static func fingerprint(_ request: Request, tenant: TenantContext, body: ByteBuffer, fields: FieldReader) -> Data {
+        let method = request.method.rawValue, path = request.uri.path
+        guard request.headers[.contentType]?.lowercased().hasPrefix("multipart/form-data") == true else {
+            return Idempotency<Void>.fingerprint(actor: tenant.actor, method: method, path: path, body: body.readableBytesView)
+        }
+        return Idempotency<Void>.fingerprint(actor: tenant.actor, method: method, path: path, form: fields.object, files: fields.files)
     }
 
     /// An answer as the context's encoder writes it.

@@ -22,12 +22,11 @@ struct FaceController: Sendable {
             let probe = ProbeField.read(&reader)
             try reader.check()
             let location = "/v1/persons/\(EnfaceRequestContext.pathSegment(personID))"
-            let fingerprint = IdempotentAnswers.fingerprint(request, tenant: tenant, body: body)
+            let fingerprint = key.map { _ in IdempotentAnswers.fingerprint(request, tenant: tenant, body: body, fields: reader) }
             // The answer, as sent and as stored with the key: where the face was, for a photo.
             func idempotency(box: FaceBox?) -> Idempotency<FaceRegistry.Enrolled>? {
-                key.map { key in
-                    Idempotency(key: key, fingerprint: fingerprint, render: { try IdempotentAnswers.stored(.created, EnrollAnswer($0, box: box)) })
-                }
+                guard let key, let fingerprint else { return nil }
+                return Idempotency(key: key, fingerprint: fingerprint, render: { try IdempotentAnswers.stored(.created, EnrollAnswer($0, box: box)) })
             }
             let embedding: [Float]
             var box: FaceBox?

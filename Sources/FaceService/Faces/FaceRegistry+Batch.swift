@@ -136,7 +136,7 @@ extension FaceRegistry {
 
     /// Each template's duplicate check, against the gallery as it is before the batch (nil for a
     /// template that is nil, and for all when the tenant does not check). In the tenant's shard,
-    /// loaded for it if need be: pgvector would take a scan per item.
+    /// loaded for it if need be (pgvector would take a scan per item), through the scan scheduler.
     func duplicateChecks(_ templates: [[Float]?], persons: [String], context: TenantContext) async throws -> [PossibleDuplicates?] {
         let tenant = context.tenant
         guard tenant.settings.duplicateCheck != .off, templates.contains(where: { $0 != nil }) else {
@@ -145,14 +145,43 @@ extension FaceRegistry {
         let (shard, rotation) = try await shard(for: tenant)
         let threshold = searchThreshold(tenant, faces: Self.dependsOnGallery(tenant) ? shard.count : 1, minScore: nil)
         let named = context.allows(.search)
-        let work = Array(zip(templates, persons))
-        return try await Self.inParallel(work) { template, person -> PossibleDuplicates? in
-            guard let template else { return nil }
-            let others = try shard.searchPersons(rotation.apply(template), k: Self.duplicatesNamed + 1)
-                .filter { Double($0.score) >= threshold.value && $0.personID != person }
-                .prefix(Self.duplicatesNamed)
-                .map { Match(personID: $0.personID, faceID: $0.faceID, score: $0.score) }
-            return PossibleDuplicates(count: others.count, named: named ? Array(others) : nil)
+        let rounds = Self.duplicatesNamed + 1
+        // In jobs of 16 scans through the scheduler, a lane a slot: one tenant's import takes its
+        // turns like any search, and leaves a slot to the others.
+        let jobs = stride(from: 0, to: templates.count, by: 16).map { start in
+            Array(zip(templates, persons).dropFirst(start).prefix(16))
+        }
+        let lanes = max(1, min(scheduler.slots, jobs.count))
+        do {
+            return try await withThrowingTaskGroup(of: [(Int, [PossibleDuplicates?])].self) { group in
+                for lane in 0..<lanes {
+                    group.addTask { [scheduler, metrics] in
+                        var done: [(Int, [PossibleDuplicates?])] = []
+                        for index in stride(from: lane, to: jobs.count, by: lanes) {
+                            let job = jobs[index]
+                            done.append((index, try await scheduler.run(tenant: tenant.id, waited: metrics.scanWaited) {
+                                try job.map { template, person -> PossibleDuplicates? in
+                                    guard let template else { return nil }
+                                    let others = try shard.searchPersons(rotation.apply(template), k: rounds)
+                                        .filter { Double($0.score) >= threshold.value && $0.personID != person }
+                                        .prefix(Self.duplicatesNamed)
+                                        .map { Match(personID: $0.personID, faceID: $0.faceID, score: $0.score) }
+                                    return PossibleDuplicates(count: others.count, named: named ? Array(others) : nil)
+                                }
+                            }))
+                        }
+                        return done
+                    }
+                }
+                var results = [[PossibleDuplicates?]](repeating: [], count: jobs.count)
+                for try await lane in group {
+                    for (index, found) in lane { results[index] = found }
+                }
+                return results.flatMap { $0 }
+            }
+        } catch is ScanScheduler.Busy {
+            metrics.scanRefused(tenant: tenant.slug)
+            throw FaceError.searchBusy
         }
     }
 

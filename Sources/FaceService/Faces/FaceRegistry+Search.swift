@@ -15,8 +15,9 @@ extension FaceRegistry {
     ) async throws -> (matches: [Match], threshold: Threshold, source: Source) {
         let tenant = context.tenant
         let probe = try probe(embedding, tenant: tenant)
-        usage.count(UsageCounts(searches: 1), tenant: tenant.id)
         let found = try await search(probe, limit: limit, minScore: minScore, tenant: tenant)
+        // Counted once answered: a search refused as busy (429) did no work.
+        usage.count(UsageCounts(searches: 1), tenant: tenant.id)
         metrics.searched(found.source, mode: found.mode, scan: found.scan)
         // The best score whether it matched or not: what a threshold decided between.
         if let best = found.best { usage.decisions.count(.search, score: Double(best), tenant: tenant.id) }

@@ -4,6 +4,7 @@
 import Crypto
 import Foundation
 import Storage
+import WireFormats
 
 /// A request's key and what identifies it, with how its answer is written down.
 public struct Idempotency<Outcome>: Sendable {
@@ -30,6 +31,16 @@ public struct Idempotency<Outcome>: Sendable {
         hash.update(data: Data("\(actor)\n\(method) \(path)\n".utf8))
         hash.update(data: Data(body))
         return Data(hash.finalize())
+    }
+
+    /// The fingerprint of a form by what it carries: its fields in canonical JSON and each file's
+    /// name and SHA-256, in name order (its boundary, new at every sending, is left out).
+    public static func fingerprint(actor: String, method: String, path: String, form: [String: JSONValue], files: [String: [UInt8]]) -> Data {
+        var carried = Data(JSONValue.object(form).canonical.utf8)
+        for (name, bytes) in files.sorted(by: { $0.key < $1.key }) {
+            carried += Data("\n\(name)\n".utf8) + Data(SHA256.hash(data: bytes))
+        }
+        return fingerprint(actor: actor, method: method, path: path, body: carried)
     }
 }
 

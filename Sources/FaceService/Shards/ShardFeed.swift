@@ -45,8 +45,10 @@ actor ShardFeed {
     private var readWaiters: [CheckedContinuation<Void, Never>] = []
 
     static let minimumInterval: Duration = .milliseconds(20)
-    /// Changes read at once; a shard further behind is reloaded instead.
-    static let limit = 1_000
+    /// Changes read at once; a shard further behind is reloaded instead. Well above a batch
+    /// enroll's 1,000 changes (two batches between reads must not reload a big tenant), and
+    /// below the log's 10,000.
+    static let limit = 4_000
 
     init(
         tenant: UUID, label: String = "", shard: Shard, keyVersion: Int, applied: Int64, source: ChangeSource, logger: Logger,

@@ -23,7 +23,7 @@ struct ImportCommand: AsyncParsableCommand {
             --dimension. Faces go as embeddingBase64 in batches of --batch to POST /v1/faces:batch \
             with the key in --key or ENFACE_KEY. Progress is kept in FILE.import; refused faces \
             are listed in FILE.import-errors.ndjson. Exit status 0: every face enrolled; 2: some \
-            were refused; 1: the import stopped (run the same command again to go on).
+            were refused; 1: the import stopped (run it again, without --restart, to go on).
             """)
 
     @Argument(help: "The file of faces.") var file: String
@@ -54,7 +54,7 @@ struct ImportCommand: AsyncParsableCommand {
         } else {
             source = try NDJSONSource(path: file)
         }
-        var progress = try ImportProgress(file: file, persons: persons, batch: batch, restart: restart)
+        var progress = try ImportProgress(file: file, persons: persons, batch: batch, url: url, key: key, restart: restart)
         if let position = progress.saved.position {
             try source.seek(to: position)
             if position.offset >= source.size {
@@ -63,11 +63,34 @@ struct ImportCommand: AsyncParsableCommand {
             }
             FileHandle.standardError.write(Data("resuming at face \(position.item + 1)\n".utf8))
         }
-        let sender = BatchSender(server: server, key: key, identity: progress.identity)
+        let sender = BatchSender(server: server, key: key, identity: progress.keyPrefix)
         var meter = ProgressMeter(total: source.size)
         let started = ContinuousClock.now
         let before = progress.saved.enrolled + progress.saved.refused
 
+        do {
+            try await send(source: &source, sender: sender, progress: &progress, meter: &meter, before: before)
+        } catch let failure as ImportFailure {
+            meter.finish()
+            let done = progress.saved.position?.item ?? 0
+            throw ImportFailure("\(failure.description)\n\(done) faces are saved as done; run the import again (without --restart) to go on from there")
+        }
+        meter.finish()
+        let seconds = (ContinuousClock.now - started) / .seconds(1)
+        let sent = progress.saved.enrolled + progress.saved.refused - before
+        print(String(
+            format: "%d faces enrolled, %d refused, in %.1f s (%.0f faces/s this run)", progress.saved.enrolled, progress.saved.refused,
+            seconds, Double(sent) / max(seconds, 0.001)))
+        if progress.saved.refused > 0 {
+            print("refused faces are listed in \(progress.errorsPath)")
+            throw ExitCode(2)
+        }
+    }
+
+    /// Keeps `connections` batches in flight and saves them in the file's order.
+    private func send(
+        source: inout any ImportSource, sender: BatchSender, progress: inout ImportProgress, meter: inout ProgressMeter, before: Int
+    ) async throws {
         try await withThrowingTaskGroup(of: (ImportBatch, [ItemOutcome]).self) { group in
             var inFlight = 0
             var waiting: [Int: (ImportBatch, [ItemOutcome])] = [:]
@@ -89,16 +112,6 @@ struct ImportCommand: AsyncParsableCommand {
                     meter.show(offset: ready.next.offset, faces: progress.saved.enrolled + progress.saved.refused - before)
                 }
             }
-        }
-        meter.finish()
-        let seconds = (ContinuousClock.now - started) / .seconds(1)
-        let sent = progress.saved.enrolled + progress.saved.refused - before
-        print(String(
-            format: "%d faces enrolled, %d refused, in %.1f s (%.0f faces/s this run)", progress.saved.enrolled, progress.saved.refused,
-            seconds, Double(sent) / max(seconds, 0.001)))
-        if progress.saved.refused > 0 {
-            print("refused faces are listed in \(progress.errorsPath)")
-            throw ExitCode(2)
         }
     }
 }
@@ -157,7 +170,7 @@ struct BatchSender: Sendable {
                 for (result, item) in zip(results, sent) {
                     let problem = result["problem"]
                     outcomes.append(ItemOutcome(
-                        item: item.item, personID: item.person, status: Int(result["status"]?.numberValue ?? 0),
+                        item: item.item, personID: item.person, status: result["status"]?.numberValue.flatMap { Int(exactly: $0) } ?? 0,
                         code: problem?["code"]?.stringValue, detail: problem?["detail"]?.stringValue))
                 }
                 return outcomes.sorted { $0.item < $1.item }

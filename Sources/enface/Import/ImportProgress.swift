@@ -11,9 +11,12 @@ import Glibc
 
 struct ImportProgress {
     struct Saved: Codable {
-        /// The file as it was when the import began (path, size, modification time, batch size):
-        /// progress and Idempotency-Keys hold only for that file.
+        /// The import as it began (the file's path, size and modification time, the person-id
+        /// file, the batch size, the node and the key): progress holds only for that import.
         var identity: String
+        /// Empty for the first run of an import, a random word for one started over with
+        /// `--restart` (its batches get keys of their own).
+        var run = ""
         var position: ImportPosition?
         var enrolled = 0
         var refused = 0
@@ -22,22 +25,25 @@ struct ImportProgress {
     let path: String
     let errorsPath: String
     private(set) var saved: Saved
-    var identity: String { saved.identity }
+    /// What every batch's Idempotency-Key starts with.
+    var keyPrefix: String { saved.run.isEmpty ? saved.identity : saved.identity + "-" + saved.run }
 
-    init(file: String, persons: String?, batch: Int, restart: Bool) throws {
+    init(file: String, persons: String?, batch: Int, url: String, key: String, restart: Bool) throws {
         path = file + ".import"
         errorsPath = file + ".import-errors.ndjson"
-        let identity = try Self.identity(of: file, persons: persons, batch: batch)
+        let identity = try Self.identity(of: file, persons: persons, batch: batch, url: url, key: key)
         if !restart, let data = FileManager.default.contents(atPath: path),
            let previous = try? JSONDecoder().decode(Saved.self, from: data) {
             guard previous.identity == identity else {
                 throw ImportFailure(
-                    "\(path) belongs to another version of \(file) (or another --batch): remove it or pass --restart to send the file again")
+                    "\(path) belongs to another import (another version of \(file), --batch, --url or key): remove it, or pass --restart to send the file again")
             }
             saved = previous
         } else {
-            saved = Saved(identity: restart ? identity + "-" + Self.nonce() : identity)
+            saved = Saved(identity: identity, run: restart ? Self.nonce() : "")
             try? FileManager.default.removeItem(atPath: errorsPath)
+            // Written at once: a restarted run stopped before its first batch resumes under its own keys.
+            try write()
         }
     }
 
@@ -58,9 +64,12 @@ struct ImportProgress {
             try Self.append(lines, to: errorsPath)
         }
         saved.position = batch.next
-        // Written whole and renamed into place: a run stopped at any moment leaves the last good copy.
-        let data = try JSONEncoder().encode(saved)
-        try data.write(to: URL(fileURLWithPath: path), options: .atomic)
+        try write()
+    }
+
+    /// Written whole and renamed into place: a run stopped at any moment leaves the last good copy.
+    private func write() throws {
+        try JSONEncoder().encode(saved).write(to: URL(fileURLWithPath: path), options: .atomic)
     }
 
     static func append(_ text: String, to path: String) throws {
@@ -73,12 +82,13 @@ struct ImportProgress {
         try handle.write(contentsOf: Data(text.utf8))
     }
 
-    static func identity(of file: String, persons: String?, batch: Int) throws -> String {
+    static func identity(of file: String, persons: String?, batch: Int, url node: String, key: String) throws -> String {
         let url = URL(fileURLWithPath: file).standardizedFileURL
         let attributes = try FileManager.default.attributesOfItem(atPath: file)
         let size = (attributes[.size] as? NSNumber)?.uint64Value ?? 0
         let modified = (attributes[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0
-        let text = "\(url.path)\n\(size)\n\(modified)\n\(persons ?? "")\n\(batch)"
+        // The key only as part of a hash: the progress file never holds it.
+        let text = "\(url.path)\n\(size)\n\(modified)\n\(persons ?? "")\n\(batch)\n\(node)\n\(key)"
         return SHA256.hash(data: Data(text.utf8)).prefix(12).map { String(format: "%02x", $0) }.joined()
     }
 

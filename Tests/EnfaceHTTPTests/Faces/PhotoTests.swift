@@ -34,6 +34,18 @@ struct PhotoTests {
             #expect(keyed.status == .created && keyed["face"]?["box"]?.arrayValue?.count == 4, "\(keyed.body)")
             #expect(again.body == keyed.body && again.headers[HTTPField.Name("Idempotent-Replayed")!] == "true")
             #expect(try await enface.call(.get, "/v1/persons/barack", key: tenant.key)["faceCount"] == 1)
+            // A form retried with a new boundary (as most clients send one) is the same request.
+            let photo = try Photos.bytes("obama3.jpg")
+            var forms: [Reply] = []
+            for boundary in ["first-boundary", "second-boundary"] {
+                forms.append(try await enface.call(
+                    .post, "/v1/persons/barack/faces", key: tenant.key,
+                    headers: [HTTPField.Name("Idempotency-Key")!: "photo-2", .contentType: "multipart/form-data; boundary=\(boundary)"],
+                    bytes: Photos.form(boundary: boundary, files: [("image", "obama3.jpg", photo)])))
+            }
+            #expect(forms[0].status == .created && forms[1].body == forms[0].body, "\(forms[1].body)")
+            #expect(forms[1].headers[HTTPField.Name("Idempotent-Replayed")!] == "true")
+            #expect(try await enface.call(.get, "/v1/persons/barack", key: tenant.key)["faceCount"] == 2)
             #expect(try await enface.call(.delete, "/v1/persons/barack", key: tenant.key).status == .noContent)
 
             for photo in ["obama2.jpg", "obama3.jpg", "rotated/obama-exif6.jpg"] {
