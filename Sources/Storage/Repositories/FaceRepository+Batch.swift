@@ -78,10 +78,8 @@ extension FaceRepository {
     ) async throws -> [LoggedChange] {
         guard !faces.isEmpty else { return [] }
         for chunk in stride(from: 0, to: faces.count, by: 1_000).map({ faces[$0..<min($0 + 1_000, faces.count)] }) {
-            // Every template of the chunk end to end in one binary float4[], each cut out and cast
-            // to a vector (exact, and no float printed or parsed); NULL when they have none.
-            let dimension = chunk.first?.template?.count ?? 0
-            let templates = chunk.allSatisfy { $0.template?.count == dimension } ? PackedFloats(chunk.flatMap { $0.template ?? [] }) : nil
+            // NULL when the faces keep no template: every row's slice is NULL.
+            let (templates, dimension) = packedTemplates(chunk.map(\.template))
             try await transaction.run(
                 """
                 INSERT INTO faces (tenant_id, id, person_id, sealed, template)

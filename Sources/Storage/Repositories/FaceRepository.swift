@@ -343,13 +343,23 @@ public enum FaceRepository {
         _ templates: [(face: UUID, template: [Float])], onlyMissing: Bool, in transaction: TenantTransaction
     ) async throws {
         for chunk in stride(from: 0, to: templates.count, by: 1_000).map({ templates[$0..<min($0 + 1_000, templates.count)] }) {
+            let (packed, dimension) = packedTemplates(chunk.map(\.template))
             try await transaction.run(
                 """
-                UPDATE faces AS f SET template = v.template::vector
-                  FROM unnest(\(chunk.map(\.face))::uuid[], \(chunk.map { vectorText($0.template) })::text[]) AS v(id, template)
+                UPDATE faces AS f SET template = (\(packed)::real[])[(v.n - 1) * \(dimension) + 1 : v.n * \(dimension)]::vector
+                  FROM unnest(\(chunk.map(\.face))::uuid[]) WITH ORDINALITY AS v(id, n)
                  WHERE f.tenant_id = \(transaction.tenantID) AND f.id = v.id AND (NOT \(onlyMissing) OR f.template IS NULL)
                 """)
         }
+    }
+
+    /// Templates of one length end to end in one binary float4[], for a statement to cut out the
+    /// n-th (`[(n - 1) * dimension + 1 : n * dimension]`) and cast it to a vector: exact, and no
+    /// float printed or parsed. Nil when any is missing or of another length (then none is kept).
+    static func packedTemplates(_ templates: [[Float]?]) -> (packed: PackedFloats?, dimension: Int) {
+        let dimension = templates.first??.count ?? 0
+        guard dimension > 0, templates.allSatisfy({ $0?.count == dimension }) else { return (nil, 0) }
+        return (PackedFloats(templates.flatMap { $0 ?? [] }), dimension)
     }
 
     /// Whether some face of the tenant has no rotated template (pgvector cannot search it).
