@@ -28,11 +28,11 @@ public final class Shard: Sendable {
     public let options: Options
     let directory = PersonDirectory()
     private let published: Mutex<ShardSnapshot>
-    private let writer: Mutex<WriterState>
+    let writer: Mutex<WriterState>
     private let publishedWrites = Atomic<Int>(0)
 
     /// State only the writer reads and writes.
-    private struct WriterState {
+    struct WriterState {
         var segments: [Segment] = []
         var count = 0
         var rowOfFace: [UUID: Int] = [:]
@@ -259,7 +259,7 @@ public final class Shard: Sendable {
     }
 
     /// Makes the writer's state the one searches see, then marks the rows now visible.
-    private func publish(_ state: WriterState, touched: [Int]) {
+    func publish(_ state: WriterState, touched: [Int]) {
         let next = ShardSnapshot(
             segments: state.segments, count: state.count, dimension: dimension, segmentRows: options.segmentRows,
             maxFacesPerPerson: state.personsWithFaces.count - 1)

@@ -50,16 +50,25 @@ struct IndexBench: AsyncParsableCommand {
         guard batch >= 1 else { throw ValidationError("--batch must be at least 1") }
     }
 
+    /// The gallery as a service loads a shard: one `ShardLoad` per core, filled in parallel.
+    static func load(_ vectors: [[Float]], dimension: Int, options: Shard.Options) throws -> Shard {
+        let parts = max(1, min(ProcessInfo.processInfo.activeProcessorCount, vectors.count / 1_024))
+        let bounds = (0...parts).map { $0 * vectors.count / parts }
+        let loads = try (0..<parts).map { _ in try ShardLoad(dimension: dimension, options: options, expectedRows: vectors.count / parts + 1) }
+        DispatchQueue.concurrentPerform(iterations: parts) { part in
+            for row in bounds[part]..<bounds[part + 1] {
+                _ = vectors[row].withUnsafeBufferPointer { loads[part].append(face: faceID(row), person: "row-\(row)", embedding: $0) }
+            }
+        }
+        return try Shard(dimension: dimension, options: options, loaded: loads)
+    }
+
     func run() async throws {
         let galleryVectors = try Self.readVectors(gallery, dimension: dim)
         let queryVectors = try Self.readVectors(queries, dimension: dim)
 
         let loadStart = ContinuousClock.now
-        let shard = try Shard(dimension: dim, options: .init(quantized: mode != .fp32))
-        let faces = galleryVectors.indices.map { row in
-            Shard.Face(id: Self.faceID(row), person: "row-\(row)", embedding: galleryVectors[row])
-        }
-        try shard.add(contentsOf: faces)
+        let shard = try Self.load(galleryVectors, dimension: dim, options: .init(quantized: mode != .fp32))
         let loadMilliseconds = (ContinuousClock.now - loadStart).milliseconds
 
         let groups = stride(from: 0, to: queryVectors.count, by: batch).map {

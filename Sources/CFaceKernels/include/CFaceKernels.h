@@ -22,6 +22,9 @@ void fk_dot_rows_i8_portable(const int8_t *codes, size_t count, size_t dimension
 /// up to the next float) to the out-parameters.
 void fk_quantize_i8(const float *vector, size_t dimension, int8_t *codes, float *scale, float *error, float *norm);
 
+/// `count` float32s stored big-endian (as PostgreSQL sends them), unaligned, into `out`.
+void fk_load_big_endian_f32(const void *bytes, size_t count, float *out);
+
 /// 1 when the running CPU (and OS) support AVX2 and FMA, so the fast kernels are in use.
 int fk_has_avx2_fma(void);
 

@@ -71,6 +71,20 @@ final class Segment: @unchecked Sendable {
         }
     }
 
+    /// Writes row `slot` from what `body` puts in its floats (the caller has checked as `write`
+    /// does): when `body` returns true, the row takes the face and its int8 codes; when false,
+    /// the slot stays free.
+    func fill(slot: Int, faceID: UUID, _ body: (UnsafeMutableBufferPointer<Float>) -> Bool) -> Bool {
+        precondition(slot >= highWater && slot < capacity, "writing a row a reader may see")
+        let row = UnsafeMutableBufferPointer(start: vectors + slot * dimension, count: dimension)
+        guard body(row) else { return false }
+        faceIDs[slot] = faceID
+        if let codes, let quantization {
+            quantization[slot] = Int8Quantizer.quantize(UnsafeBufferPointer(row), into: codes + slot * dimension)
+        }
+        return true
+    }
+
     /// Copies row `from` of `source` into row `slot` of this segment (same rule as `write`).
     func copyRow(_ from: Int, of source: Segment, to slot: Int) {
         precondition(slot >= highWater && slot < capacity, "writing a row a reader may see")

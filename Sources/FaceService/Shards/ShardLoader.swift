@@ -26,6 +26,9 @@ final class ShardLoader: Sendable {
         self.logger = logger
     }
 
+    /// A tenant of this many faces or more is read in parts, on as many connections.
+    static let facesToSplit = 4_096
+
     /// When the tenant's shard is not in memory (first use, or dropped for the memory budget)
     /// and its templates are searchable: starts loading it and returns the rotation, so this
     /// request is answered by pgvector meanwhile. Nil when the shard is there (or must be
@@ -61,32 +64,56 @@ final class ShardLoader: Sendable {
     func load(_ tenant: Tenant, secrets: TenantSecrets) async throws -> ShardFeed {
         let started = ContinuousClock.now
         notices.remember(tenant.id)
-        // The counter and the faces at one moment: the feed goes on from exactly there.
-        let (number, stored) = try await app.withTenant(tenant.id, snapshot: true) { transaction in
-            (try await FaceRepository.changeNumber(in: transaction), try await FaceRepository.allFaces(sealedOnlyWithoutTemplate: true, in: transaction))
-        }
-        let read = ContinuousClock.now - started
         // With int8 codes beside the floats (+25 % memory): a shard big enough for them to pay
         // (`SearchMode.auto`, 2M floats and up) is scanned in int8 and its candidates re-scored
         // in fp32, the same results and scores from a quarter of the memory traffic.
-        let shard = try Shard(dimension: secrets.rotation.outputDimension, options: .init(quantized: true))
-        let faces = try rotated(stored, tenant: tenant, secrets: secrets)
-        try shard.add(contentsOf: faces.map { Shard.Face(id: $0.key, person: $0.value.person, embedding: $0.value.template) })
-        // Faces enrolled while searchable templates were off, now that they are on: write their
-        // rotated templates, so pgvector can answer for them too while a shard is cold.
-        let missing = stored.filter { $0.template == nil }.compactMap { face in faces[face.id].map { (face.id, $0.template) } }
-        if tenant.settings.searchableTemplates, !missing.isEmpty {
+        let options = Shard.Options(quantized: true)
+        let dimension = secrets.rotation.outputDimension
+        // The counter and the faces at one moment: the feed goes on from exactly there. Each
+        // template goes from the row just received into the shard's memory, normalised and
+        // quantised there, while the next rows arrive; a big tenant is read in parts, one per
+        // core, each on a connection of its own and all in one snapshot.
+        let expected = try await app.withTenant(tenant.id) { try await FaceRepository.loadPoint(in: $0).faces }
+        let parts = expected >= Self.facesToSplit ? max(1, min(2, ProcessInfo.processInfo.activeProcessorCount)) : 1
+        let loads = try (0..<parts).map { _ in
+            try ShardLoad(dimension: dimension, options: options, expectedRows: expected / parts + expected / 100 + 1)
+        }
+        let ((point, sealedOnly), _) = try await app.withSharedSnapshot(tenant.id, parts: parts) { transaction in
+            (try await FaceRepository.loadPoint(in: transaction), try await FaceRepository.facesWithoutTemplate(in: transaction))
+        } _: { prepared, part, transaction in
+            // Part p reads the p-th share of the table's pages; the last one also what lies past.
+            let pages = prepared.0.pages
+            let range = (pages * part / parts)..<(part == parts - 1 ? Int(UInt32.max) : pages * (part + 1) / parts)
+            try await FaceRepository.forEachTemplate(pages: parts == 1 ? nil : range, in: transaction) { face, person, floats in
+                loads[part].append(face: face, person: person, bigEndianFloats: floats)
+            }
+        }
+        let read = ContinuousClock.now - started
+        let skipped = loads.reduce(0) { $0 + $1.skipped }
+        if skipped > 0 {
+            logger.error("stored templates that are no embedding were left out", metadata: ["tenant": "\(tenant.slug)", "faces": "\(skipped)"])
+        }
+        // Faces enrolled while the tenant kept no searchable templates: opened from the sealed ones.
+        let opened = try rotated(sealedOnly, tenant: tenant, secrets: secrets)
+        for (face, (person, template)) in opened {
+            _ = template.withUnsafeBufferPointer { loads[0].append(face: face, person: person, embedding: $0) }
+        }
+        let shard = try Shard(dimension: dimension, options: options, loaded: loads)
+        // Now that searchable templates are on, write theirs, so pgvector can answer for them too
+        // while a shard is cold.
+        if tenant.settings.searchableTemplates, !opened.isEmpty {
+            let missing = opened.map { ($0.key, $0.value.template) }
             try await app.withTenant(tenant.id) { try await FaceRepository.storeTemplates(missing, onlyMissing: true, in: $0) }
         }
         let elapsed = ContinuousClock.now - started
         logger.info(
             "shard loaded",
             metadata: [
-                "tenant": "\(tenant.slug)", "faces": "\(faces.count)", "ms": "\(Int((elapsed / .milliseconds(1)).rounded()))",
-                "read_ms": "\(Int((read / .milliseconds(1)).rounded()))",
+                "tenant": "\(tenant.slug)", "faces": "\(shard.count)", "ms": "\(Int((elapsed / .milliseconds(1)).rounded()))",
+                "read_ms": "\(Int((read / .milliseconds(1)).rounded()))", "parts": "\(parts)",
             ])
         return ShardFeed(
-            tenant: tenant.id, label: tenant.slug, shard: shard, keyVersion: secrets.version, applied: number,
+            tenant: tenant.id, label: tenant.slug, shard: shard, keyVersion: secrets.version, applied: point.change,
             source: changeSource(tenant, secrets: secrets), logger: logger
         ) { [shards, background] feed, why in
             background.submit("drop a stale shard") { await shards.drop(tenant.id, feed: feed, why: why) }

@@ -45,12 +45,11 @@ extension PackedFloats {
     ) throws {
         guard format == .binary else { throw PostgresDecodingError.Code.typeMismatch }
         if type != .float4Array {
-            guard let (dimension, unused) = buffer.readMultipleIntegers(as: (Int16, Int16).self), dimension > 0, unused == 0,
-                  buffer.readableBytes == Int(dimension) * 4
-            else { throw PostgresDecodingError.Code.typeMismatch }
-            values = buffer.readWithUnsafeReadableBytes { raw in
-                (raw.count, (0..<Int(dimension)).map { Float(bitPattern: raw.loadUnaligned(fromByteOffset: $0 * 4, as: UInt32.self).bigEndian) })
+            let floats = Self.withVectorFloats(buffer) { raw in
+                (0..<raw.count / 4).map { Float(bitPattern: raw.loadUnaligned(fromByteOffset: $0 * 4, as: UInt32.self).bigEndian) }
             }
+            guard let floats else { throw PostgresDecodingError.Code.typeMismatch }
+            values = floats
             return
         }
         guard type == .float4Array,
@@ -74,5 +73,15 @@ extension PackedFloats {
         }
         guard let floats else { throw PostgresDecodingError.Code.failure }
         values = floats
+    }
+
+    /// Calls `body` with the floats of a pgvector `vector` as it sends itself (big-endian, past
+    /// its dimension and a zero int16), read in place; nil when `buffer` is not one.
+    public static func withVectorFloats<Result>(_ buffer: ByteBuffer, _ body: (UnsafeRawBufferPointer) -> Result) -> Result? {
+        var buffer = buffer
+        guard let (dimension, unused) = buffer.readMultipleIntegers(as: (Int16, Int16).self), dimension > 0, unused == 0,
+              buffer.readableBytes == Int(dimension) * 4
+        else { return nil }
+        return buffer.withUnsafeReadableBytes(body)
     }
 }

@@ -239,17 +239,19 @@ public enum FaceRepository {
         return persons
     }
 
-    /// Every face of the tenant. A shard load needs the sealed template (and the person's key)
-    /// only of a face without a rotated one (`sealedOnlyWithoutTemplate`); re-keying needs all.
-    public static func allFaces(sealedOnlyWithoutTemplate: Bool = false, in transaction: TenantTransaction) async throws -> [StoredFace] {
-        try await stored(faces: nil, sealedOnlyWithoutTemplate: sealedOnlyWithoutTemplate, in: transaction)
+    /// Every face of the tenant, with its sealed template and its person's key (for re-keying).
+    public static func allFaces(in transaction: TenantTransaction) async throws -> [StoredFace] {
+        try await stored(faces: nil, sealedOnlyWithoutTemplate: false, in: transaction)
     }
 
-    static func stored(faces ids: [UUID]?, sealedOnlyWithoutTemplate: Bool, in transaction: TenantTransaction) async throws -> [StoredFace] {
+    /// `ids` (every face when nil), or with `withoutTemplateOnly` those of them without a rotated
+    /// template. With `sealedOnlyWithoutTemplate`, the sealed template and the person's key only
+    /// for a face without a rotated one (a shard would otherwise read every sealed template, 2 KB
+    /// a face, for nothing).
+    static func stored(
+        faces ids: [UUID]?, sealedOnlyWithoutTemplate: Bool, withoutTemplateOnly: Bool = false, in transaction: TenantTransaction
+    ) async throws -> [StoredFace] {
         var faces: [StoredFace] = []
-        // The rotated template as pgvector sends it (binary); with `sealedOnlyWithoutTemplate`, the sealed one and
-        // the person's key only for a face without it (a shard load would otherwise carry every
-        // sealed template, 2 KB a face, for nothing).
         for try await (id, person, template, sealed, key) in try await transaction.query(
             """
             SELECT f.id, f.person_id, f.template,
@@ -257,6 +259,7 @@ public enum FaceRepository {
                    CASE WHEN f.template IS NULL OR NOT \(sealedOnlyWithoutTemplate) THEN p.wrapped_key ELSE '' END
               FROM faces AS f JOIN persons AS p ON p.tenant_id = f.tenant_id AND p.id = f.person_id
              WHERE f.tenant_id = \(transaction.tenantID) AND (\(ids)::uuid[] IS NULL OR f.id = ANY(\(ids)::uuid[]))
+               AND (f.template IS NULL OR NOT \(withoutTemplateOnly))
             """
         ).decode((UUID, String, PackedFloats?, ByteBuffer, ByteBuffer).self) {
             faces.append(StoredFace(

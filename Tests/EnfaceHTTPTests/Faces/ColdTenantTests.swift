@@ -65,4 +65,53 @@ struct ColdTenantTests {
             #expect(verified["match"] == true)
         }
     }
+
+    /// A tenant past `ShardLoader.facesToSplit` is read in two parts, on two connections in one
+    /// snapshot, each filling a load of its own: the shard they make answers as pgvector does.
+    @Test func aBigTenantIsReadInPartsAndAnswersAsPgvectorDoes() async throws {
+        try await LiveService.run(["ENFACE_INDEX_MEMORY_BUDGET": "1"]) { enface in
+            var vectors = Embeddings(seed: 43)
+            let tenant = try await enface.createTenant(settings: ["matchThreshold": 0.1, "duplicateCheck": "off"])
+            // 5,000 faces, two a person, a person's faces ten batches apart (in rows far apart).
+            let identities = (0..<2_500).map { _ in vectors.identity() }
+            for batch in 0..<20 {
+                // 250 a request: a 512-d face in base64 is 2.7 KB, and a body at most 1 MB.
+                let items: [JSONValue] = (0..<250).map { item in
+                    let person = (batch * 250 + item) % 2_500
+                    return ["personId": .string("p\(person)"), "embeddingBase64": .string(Embeddings.base64(vectors.sample(of: identities[person], noise: 0.5)))]
+                }
+                let answer = try await enface.call(.post, "/v1/faces:batch", key: tenant.key, json: ["faces": .array(items)])
+                try #require(answer.status == .ok && answer["enrolled"] == 250, "\(answer.status) \(answer.body.prefix(300))")
+            }
+            func search(_ probe: [Float]) async throws -> [JSONValue] {
+                let reply = try await enface.call(.post, "/v1/search", key: tenant.key, json: ["embedding": Embeddings.json(probe), "limit": 10])
+                return reply["matches"]?.arrayValue ?? []
+            }
+            func fromMemory() async throws -> Int {
+                let scrape = try await enface.call(.get, "/metrics", headers: enface.operatorHeaders)
+                let line = scrape.body.split(separator: "\n").first { $0.hasPrefix("enface_searches_total{source=\"memory\"}") }
+                return line.flatMap { Int($0.split(separator: " ").last ?? "") } ?? 0
+            }
+            let probes = [identities[7], identities[1_300], vectors.identity()]
+            // Cold: pgvector answers while the shard loads.
+            var cold: [[JSONValue]] = []
+            for probe in probes { cold.append(try await search(probe)) }
+            try await poll(timeout: .seconds(60), "the shard to load") { () -> Bool? in
+                let before = try await fromMemory()
+                _ = try await search(probes[0])
+                return try await fromMemory() > before ? true : nil
+            }
+            var warm: [[JSONValue]] = []
+            for probe in probes { warm.append(try await search(probe)) }
+            #expect(try await fromMemory() >= 4)
+            for (x, y) in zip(cold, warm) {
+                #expect(x.count == y.count && !x.isEmpty)
+                #expect(x.map { $0.objectValue?["faceId"] } == y.map { $0.objectValue?["faceId"] })
+                for (p, q) in zip(x, y) {
+                    if case .number(let a)? = p.objectValue?["score"], case .number(let b)? = q.objectValue?["score"] { #expect(abs(a - b) < 1e-5) }
+                }
+            }
+            #expect(cold[0].first?.objectValue?["personId"] == "p7" && cold[1].first?.objectValue?["personId"] == "p1300")
+        }
+    }
 }
