@@ -27,14 +27,23 @@ export ENFACE_ADMIN_TOKENS="bench:$(printf %s "$token" | sha256sum | cut -d' ' -
 export ENFACE_HTTP_PORT="$PORT" ENFACE_LOG_LEVEL=warning ENFACE_MASTER_KEY="$(head -c 32 /dev/urandom | base64)"
 "$ENFACE" migrate >/dev/null
 
-"$ENFACE" serve >"/tmp/enface-bench-$NAME.log" 2>&1 &
-server=$!
+base="http://127.0.0.1:$PORT"
+start_server() {
+    "$ENFACE" serve >>"/tmp/enface-bench-$NAME.log" 2>&1 &
+    server=$!
+    for _ in $(seq 1 300); do curl -sf "$base/healthz" >/dev/null && break; sleep 0.1; done
+    curl -sf "$base/healthz" >/dev/null || { echo "enface serve did not start:" >&2; cat "/tmp/enface-bench-$NAME.log" >&2; exit 1; }
+}
+# A fresh process on the same database: every shard cold again.
+restart_server() {
+    kill "$server"; wait "$server" 2>/dev/null || true
+    start_server
+}
 stop_service() {
     kill "$server" 2>/dev/null || true
     wait "$server" 2>/dev/null || true
     "$psql" -q "${owner_url/\/enface\?//postgres?}" -c "DROP DATABASE IF EXISTS $database" || true
 }
+: >"/tmp/enface-bench-$NAME.log"
 trap stop_service EXIT
-base="http://127.0.0.1:$PORT"
-for _ in $(seq 1 300); do curl -sf "$base/healthz" >/dev/null && break; sleep 0.1; done
-curl -sf "$base/healthz" >/dev/null || { echo "enface serve did not start:" >&2; cat "/tmp/enface-bench-$NAME.log" >&2; exit 1; }
+start_server

@@ -1,4 +1,4 @@
-// Splitting a scan across cores: contiguous ranges of segments, one per worker.
+// Splitting a scan across cores: contiguous ranges of segments, a few per worker.
 
 import Foundation
 
@@ -10,17 +10,24 @@ enum ParallelScan {
         max(1, min(ProcessInfo.processInfo.activeProcessorCount, floats / floatsPerWorker))
     }
 
-    /// Splits `blocks` into `workers` contiguous groups of about equal rows.
+    /// Groups a worker's share is cut into. `concurrentPerform` hands groups out as its threads
+    /// come free, so while one core is busy elsewhere (an event loop answering, another process)
+    /// the other takes more of the scan instead of waiting for the busy one's half at the end.
+    static let groupsPerWorker = 4
+
+    /// Splits `blocks` into `groupsPerWorker × workers` contiguous groups of about equal rows (one
+    /// when there is one worker).
     static func partition<Block>(_ blocks: [Block], rows: (Block) -> Int, workers: Int) -> [ArraySlice<Block>] {
         guard workers > 1, blocks.count > 1 else { return [blocks[...]] }
+        let pieces = min(blocks.count, workers * groupsPerWorker)
         let total = blocks.reduce(0) { $0 + rows($1) }
         var groups: [ArraySlice<Block>] = []
         var start = 0
         var accumulated = 0
         for index in blocks.indices {
             accumulated += rows(blocks[index])
-            let target = total * (groups.count + 1) / workers
-            if accumulated >= target, groups.count < workers - 1 {
+            let target = total * (groups.count + 1) / pieces
+            if accumulated >= target, groups.count < pieces - 1 {
                 groups.append(blocks[start...index])
                 start = index + 1
             }
@@ -29,8 +36,8 @@ enum ParallelScan {
         return groups
     }
 
-    /// Runs `work` for each index on its own thread (the caller's among them) and collects
-    /// the results in index order.
+    /// Runs `work` for each index on `concurrentPerform`'s threads (the caller's among them, one
+    /// a core, each taking the next index when done) and collects the results in index order.
     static func map<Result>(_ count: Int, _ work: (Int) -> Result) -> [Result] {
         if count == 1 { return [work(0)] }
         let results = UnsafeMutablePointer<Result>.allocate(capacity: count)
