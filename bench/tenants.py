@@ -321,7 +321,8 @@ async def main():
         phases[name] = {"latencies": latencies, "failures": failures, "timed_out": timed_out, "by_kind": by_kind}
         print(f"    sent in {span:.1f} s; generator lateness p50 {percentile(lateness, 0.5) * 1e3:.2f} ms,"
               f" p99 {percentile(lateness, 0.99) * 1e3:.2f} ms, max {max(lateness) * 1e3:.1f} ms;"
-              f" failed {sum(failures.values())}, unfinished after {drain} s {timed_out}")
+              f" failed {sum(failures.values())} ({failures.get(noisy.index, 0)} of them {noisy.slug}'s),"
+              f" unfinished after {drain} s {timed_out}")
     await pool.close()
 
     def stats(phase, members):
@@ -370,6 +371,7 @@ async def main():
               f"   noisy {noisy_run[2]:7.2f}   pgvector {sql[2]:9.1f}")
     document = {"args": vars(args), "faces": total, "summary": summary, "phases": list(phases),
                 "failures": {p: sum(v["failures"].values()) for p, v in phases.items()},
+                "noisy_tenant_failures": {p: v["failures"].get(noisy.index, 0) for p, v in phases.items()},
                 "timed_out": {p: v["timed_out"] for p, v in phases.items()}}
     # A tenant a line: the file stays short enough to read and to diff.
     with open(args.out, "w") as out:

@@ -210,11 +210,11 @@ void fk_dot_rows_i8(const int8_t *codes, size_t count, size_t dimension, const i
 // MARK: Loading
 
 static inline __attribute__((always_inline)) void load_big_endian_f32(const uint8_t *bytes, size_t count, float *out) {
-    uint32_t *bits = (uint32_t *)out;
     for (size_t i = 0; i < count; i++) {
         uint32_t word;
         memcpy(&word, bytes + 4 * i, 4);
-        bits[i] = __builtin_bswap32(word);
+        word = __builtin_bswap32(word);
+        memcpy(out + i, &word, 4);
     }
 }
 

@@ -278,23 +278,25 @@ public final class Shard: Sendable {
 
     // MARK: Searching
 
-    /// The `k` faces most similar to `query`, best first, with at least `minScore`.
+    /// The `k` faces most similar to `query`, best first, with at least `minScore`. The scan
+    /// spreads over every core, or at most `cores`.
     public func search(
-        _ query: some Collection<Float>, k: Int, minScore: Float? = nil, mode: SearchMode = .auto
+        _ query: some Collection<Float>, k: Int, minScore: Float? = nil, mode: SearchMode = .auto, cores: Int? = nil
     ) throws(FaceIndexError) -> [Match] {
         let probe = try Embedding.normalized(query, dimension: dimension)
         return try directory.reading { () throws(FaceIndexError) -> [Match] in
             let snapshot = snapshot()
             let best = try probe.withUnsafeBufferPointer { probe throws(FaceIndexError) in
-                try topK(snapshot, probe: probe, k: k, minimum: minScore ?? -.infinity, mode: mode)
+                try topK(snapshot, probe: probe, k: k, minimum: minScore ?? -.infinity, mode: mode, cores: cores)
             }
             return matches(best.sorted(), in: snapshot)
         }
     }
 
-    /// The `k` persons most similar to `query`, each with its best face, best first.
+    /// The `k` persons most similar to `query`, each with its best face, best first (over every
+    /// core, or at most `cores`).
     public func searchPersons(
-        _ query: some Collection<Float>, k: Int, minScore: Float? = nil, mode: SearchMode = .auto
+        _ query: some Collection<Float>, k: Int, minScore: Float? = nil, mode: SearchMode = .auto, cores: Int? = nil
     ) throws(FaceIndexError) -> [PersonMatch] {
         let probe = try Embedding.normalized(query, dimension: dimension)
         let ranked = try directory.reading { () throws(FaceIndexError) -> [Match] in
@@ -303,7 +305,7 @@ public final class Shard: Sendable {
             // the most faces any person has: k·m rows always hold the k best persons.
             let rows = k * max(1, snapshot.maxFacesPerPerson)
             let best = try probe.withUnsafeBufferPointer { probe throws(FaceIndexError) in
-                try topK(snapshot, probe: probe, k: rows, minimum: minScore ?? -.infinity, mode: mode)
+                try topK(snapshot, probe: probe, k: rows, minimum: minScore ?? -.infinity, mode: mode, cores: cores)
             }
             return matches(best.sorted(), in: snapshot)
         }
@@ -363,15 +365,15 @@ public final class Shard: Sendable {
     static let quantizedScanMinimumFloats = 1 << 21
 
     private func topK(
-        _ snapshot: ShardSnapshot, probe: UnsafeBufferPointer<Float>, k: Int, minimum: Float, mode: SearchMode
+        _ snapshot: ShardSnapshot, probe: UnsafeBufferPointer<Float>, k: Int, minimum: Float, mode: SearchMode, cores: Int?
     ) throws(FaceIndexError) -> TopK {
         guard k > 0 else { return TopK(k: 0) }
         switch mode == .auto ? resolvedMode(.auto) : mode {
         case .int8:
             guard snapshot.isQuantized || snapshot.count == 0 else { throw .notQuantized }
-            return QuantizedScan.topK(snapshot, query: probe, k: k, minimum: minimum).best
+            return QuantizedScan.topK(snapshot, query: probe, k: k, minimum: minimum, cores: cores).best
         default:
-            return ExactScan.topK(snapshot, query: probe, k: k, minimum: minimum)
+            return ExactScan.topK(snapshot, query: probe, k: k, minimum: minimum, cores: cores)
         }
     }
 

@@ -104,3 +104,23 @@ import Testing
         #expect(shard.memoryBytes < 64 * 1_024)
     }
 }
+
+@Suite struct ScanWidthTests {
+    /// A scan held to one core (a tenant sharing the node) finds exactly what a scan spread over
+    /// every core finds, in both modes.
+    @Test func aScanHeldToOneCoreFindsWhatEveryCoreFinds() throws {
+        // 40,000 × 64 floats: enough for two workers (2 × 2^20 floats for fp32, a quarter as codes).
+        let gallery = Gallery.random(count: 40_000, dimension: 64, seed: 96)
+        let shard = try gallery.shard(.init(quantized: true))
+        #expect(ParallelScan.workers(forFloats: 40_000 * 64) == min(2, ProcessInfo.processInfo.activeProcessorCount))
+        #expect(ParallelScan.workers(forFloats: 40_000 * 64, cores: 1) == 1)
+        var generator = SeededGenerator(seed: 97)
+        for _ in 0..<5 {
+            let query = generator.vector(64)
+            for mode in [SearchMode.fp32, .int8] {
+                #expect(try shard.search(query, k: 10, mode: mode, cores: 1) == shard.search(query, k: 10, mode: mode))
+            }
+            #expect(try shard.searchPersons(query, k: 10, cores: 1) == shard.searchPersons(query, k: 10))
+        }
+    }
+}

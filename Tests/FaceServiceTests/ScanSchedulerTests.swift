@@ -54,7 +54,15 @@ struct ScanSchedulerTests {
     @Test func withOneSlotATenantAloneStillRuns() async throws {
         let scheduler = ScanScheduler(slots: 1, queuePerTenant: 4)
         #expect(scheduler.slotsPerTenant == 1)
-        #expect(try await scheduler.run(tenant: Self.a) { 7 } == 7)
+        #expect(try await scheduler.run(tenant: Self.a) { _ in 7 } == 7)
+    }
+
+    @Test func aScanSpreadsOverEveryCoreAloneAndLeavesOneToOthersWhenShared() async throws {
+        let scheduler = ScanScheduler(slots: 3, queuePerTenant: 4, sharingWindow: .seconds(600))
+        #expect(try await scheduler.run(tenant: Self.a) { $0 } == 3)
+        // a searched a moment ago: b shares the node, and its scans keep off one core.
+        #expect(try await scheduler.run(tenant: Self.b) { $0 } == 2)
+        #expect(try await scheduler.run(tenant: Self.a) { $0 } == 2)
     }
 
     @Test func waitingTenantsTakeTurnsSoAFloodDoesNotHoldUpANeighbour() async throws {
@@ -101,10 +109,10 @@ struct ScanSchedulerTests {
         let scheduler = ScanScheduler(slots: 1, queuePerTenant: 1)
         let waits = Mutex<[Duration]>([])
         await #expect(throws: Failed.self) {
-            try await scheduler.run(tenant: Self.a, waited: { wait in waits.withLock { $0.append(wait) } }) { throw Failed() }
+            try await scheduler.run(tenant: Self.a, waited: { wait in waits.withLock { $0.append(wait) } }) { _ in throw Failed() }
         }
         // The slot is free again: a scan runs at once.
-        #expect(try await scheduler.run(tenant: Self.b) { 42 } == 42)
+        #expect(try await scheduler.run(tenant: Self.b) { _ in 42 } == 42)
         #expect(waits.withLock { $0.count } == 1)
     }
 }

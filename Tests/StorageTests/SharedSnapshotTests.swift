@@ -33,4 +33,47 @@ struct SharedSnapshotTests {
             #expect(now == before + 1)
         }
     }
+
+    /// A load split in parts reads every face once: the parts' id (or page) ranges cover all
+    /// rows and do not overlap, and each row's floats arrive as they were stored.
+    @Test(arguments: [1, 2, 3, 7], [false, true])
+    func thePartsOfALoadReadEveryFaceOnce(parts: Int, byPage: Bool) async throws {
+        let database = try ScratchDatabase.required()
+        let tenant = UUID()
+        try await database.createTenant(tenant)
+        // 500 faces with random ids, and a few with the ids at the ranges' edges.
+        var ids = (0..<500).map { _ in UUID() }
+        ids += ["00000000-0000-0000-0000-000000000000", "7fffffff-ffff-ffff-ffff-ffffffffffff", "80000000-0000-0000-0000-000000000000",
+                "55000000-0000-0000-0000-000000000000", "ffffffff-ffff-ffff-ffff-ffffffffffff"].compactMap(UUID.init(uuidString:))
+        try await database.withPool(.app) { app in
+            try await app.withTenant(tenant) { tx in
+                try await tx.run("INSERT INTO persons (tenant_id, id, wrapped_key) VALUES (\(tenant), 'p', '\\x01')")
+                try await tx.run(
+                    """
+                    INSERT INTO faces (tenant_id, id, person_id, sealed, template)
+                    SELECT \(tenant), id, 'p', '\\x01', array_fill(ordinal::real, ARRAY[4])::vector
+                      FROM unnest(\(ids)::uuid[]) WITH ORDINALITY AS f(id, ordinal)
+                    """)
+            }
+            let point = try await app.withTenant(tenant) { try await FaceRepository.loadPoint(in: $0) }
+            #expect(point.faces == 0 && point.tablePages > 0)  // the count is kept by enrolls, not by these inserts
+            let split: FaceRepository.LoadSplit = byPage ? .byPage(pages: point.tablePages) : .byID
+            var seen: [UUID: [Float]] = [:]
+            var twice = 0
+            for part in 0..<parts {
+                try await app.withTenant(tenant) { tx in
+                    try await FaceRepository.forEachTemplate(part: part, of: parts, split: split, in: tx) { id, person, floats in
+                        let values = (0..<floats.count / 4).map {
+                            Float(bitPattern: UInt32(bigEndian: floats.loadUnaligned(fromByteOffset: $0 * 4, as: UInt32.self)))
+                        }
+                        if seen.updateValue(values, forKey: id) != nil { twice += 1 }
+                        #expect(person == "p")
+                    }
+                }
+            }
+            #expect(twice == 0)
+            #expect(Set(seen.keys) == Set(ids))
+            for (ordinal, id) in ids.enumerated() { #expect(seen[id] == [Float](repeating: Float(ordinal + 1), count: 4)) }
+        }
+    }
 }

@@ -13,7 +13,7 @@ enum BatchScan {
         let groups = ParallelScan.partition(snapshot.blocks, rows: \.rows, workers: workers)
         // Segments are split across cores here, one single-threaded product each: a 256-row
         // product is too small for OpenBLAS's own threads to pay for themselves.
-        let partial = ParallelScan.map(groups.count) { group in
+        let partial = ParallelScan.map(groups.count, threads: workers) { group in
             var best = (0..<queryCount).map { _ in TopK(k: k) }
             let products = UnsafeMutableBufferPointer<Float>.allocate(capacity: queryCount * snapshot.segmentRows)
             defer { products.deallocate() }

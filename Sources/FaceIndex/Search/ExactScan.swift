@@ -2,12 +2,12 @@
 
 enum ExactScan {
     static func topK(
-        _ snapshot: ShardSnapshot, query: UnsafeBufferPointer<Float>, k: Int, minimum: Float
+        _ snapshot: ShardSnapshot, query: UnsafeBufferPointer<Float>, k: Int, minimum: Float, cores: Int? = nil
     ) -> TopK {
         let blocks = snapshot.blocks
-        let workers = ParallelScan.workers(forFloats: snapshot.count * snapshot.dimension)
+        let workers = ParallelScan.workers(forFloats: snapshot.count * snapshot.dimension, cores: cores)
         let groups = ParallelScan.partition(blocks, rows: \.rows, workers: workers)
-        let partial = ParallelScan.map(groups.count) { group in
+        let partial = ParallelScan.map(groups.count, threads: workers) { group in
             var best = TopK(k: k)
             let scratch = UnsafeMutableBufferPointer<Float>.allocate(capacity: snapshot.segmentRows)
             defer { scratch.deallocate() }

@@ -1,13 +1,15 @@
 // Splitting a scan across cores: contiguous ranges of segments, a few per worker.
 
 import Foundation
+import Synchronization
 
 enum ParallelScan {
     /// Floats a worker should scan at least for a thread to be worth waking (~4 MB).
     static let floatsPerWorker = 1 << 20
 
-    static func workers(forFloats floats: Int) -> Int {
-        max(1, min(ProcessInfo.processInfo.activeProcessorCount, floats / floatsPerWorker))
+    /// Threads for a scan of `floats`: one a core (at most `cores`), each with enough to do.
+    static func workers(forFloats floats: Int, cores: Int? = nil) -> Int {
+        max(1, min(cores ?? .max, ProcessInfo.processInfo.activeProcessorCount, floats / floatsPerWorker))
     }
 
     /// Groups a worker's share is cut into. `concurrentPerform` hands groups out as its threads
@@ -36,17 +38,22 @@ enum ParallelScan {
         return groups
     }
 
-    /// Runs `work` for each index on `concurrentPerform`'s threads (the caller's among them, one
-    /// a core, each taking the next index when done) and collects the results in index order.
-    static func map<Result>(_ count: Int, _ work: (Int) -> Result) -> [Result] {
-        if count == 1 { return [work(0)] }
+    /// Runs `work` for each index on `threads` threads (the caller's among them), each taking
+    /// the next index when done, and collects the results in index order.
+    static func map<Result>(_ count: Int, threads: Int, _ work: (Int) -> Result) -> [Result] {
+        if count == 1 || threads <= 1 { return (0..<count).map(work) }
         let results = UnsafeMutablePointer<Result>.allocate(capacity: count)
         defer { results.deallocate() }
-        // Each iteration initialises its own slot; the slots are read only after all return.
+        let next = Atomic<Int>(0)
+        // Each index initialises its own slot; the slots are read only after all threads return.
         withoutActuallyEscaping(work) { work in
             let box = UnsafeSendable((work, results))
-            DispatchQueue.concurrentPerform(iterations: count) { index in
-                (box.value.1 + index).initialize(to: box.value.0(index))
+            DispatchQueue.concurrentPerform(iterations: min(threads, count)) { _ in
+                while true {
+                    let index = next.add(1, ordering: .relaxed).oldValue
+                    guard index < count else { return }
+                    (box.value.1 + index).initialize(to: box.value.0(index))
+                }
             }
         }
         return (0..<count).map { (results + $0).move() }

@@ -16,7 +16,7 @@ enum QuantizedScan {
 
     /// The exact top k (as `ExactScan` would find it) and how many rows needed re-scoring.
     static func topK(
-        _ snapshot: ShardSnapshot, query: UnsafeBufferPointer<Float>, k: Int, minimum: Float
+        _ snapshot: ShardSnapshot, query: UnsafeBufferPointer<Float>, k: Int, minimum: Float, cores: Int? = nil
     ) -> (best: TopK, rescored: Int) {
         guard k > 0, snapshot.count > 0 else { return (TopK(k: k), 0) }
         let quantizedQuery = quantize(query)
@@ -24,10 +24,10 @@ enum QuantizedScan {
         // Upper bounds of every row, written by the workers into disjoint ranges.
         let upper = UnsafeMutableBufferPointer<Float>.allocate(capacity: snapshot.count)
         defer { upper.deallocate() }
-        let workers = ParallelScan.workers(forFloats: snapshot.count * snapshot.dimension / 4)
+        let workers = ParallelScan.workers(forFloats: snapshot.count * snapshot.dimension / 4, cores: cores)
         let groups = ParallelScan.partition(blocks, rows: \.rows, workers: workers)
         let lowerBounds = quantizedQuery.codes.withUnsafeBufferPointer { codes in
-            ParallelScan.map(groups.count) { group in
+            ParallelScan.map(groups.count, threads: workers) { group in
                 var lower = TopK(k: k)
                 let dots = UnsafeMutableBufferPointer<Int32>.allocate(capacity: snapshot.segmentRows)
                 defer { dots.deallocate() }

@@ -20,6 +20,8 @@ public final class ShardLoad: @unchecked Sendable {
     /// Each row's person, in row order (numbers are given when the loads are joined).
     var persons: [String] = []
     private let expected: Int
+    /// Joined into a shard: its segments are that shard's now, never to be written again.
+    var joined = false
 
     /// `expectedRows` sizes the first segments (a small tenant does not get a full one).
     public init(dimension: Int, options: Shard.Options = Shard.Options(), expectedRows: Int = 0) throws(FaceIndexError) {
@@ -53,6 +55,7 @@ public final class ShardLoad: @unchecked Sendable {
     }
 
     private func append(face: UUID, person: String, write: (UnsafeMutableBufferPointer<Float>) -> Void) -> Bool {
+        precondition(!joined, "a load added to after it was joined")
         let slot = count % options.segmentRows
         if count / options.segmentRows == segments.count {
             segments.append(Segment(dimension: dimension, capacity: capacity(), quantized: options.quantized))
@@ -97,6 +100,10 @@ extension Shard {
     private func join(_ loads: [ShardLoad]) throws(FaceIndexError) {
         let rowsPerSegment = options.segmentRows
         let total = loads.reduce(0) { $0 + $1.count }
+        for load in loads {
+            precondition(!load.joined, "a load joined twice")
+            load.joined = true
+        }
         try writer.withLock { state throws(FaceIndexError) in
             // Full segments are taken as they are; the rows of each load's last, partial one are
             // moved into segments at the end, so that every segment but the last is full.
@@ -107,7 +114,6 @@ extension Shard {
                 persons += load.persons.prefix(load.fullSegments.count * rowsPerSegment)
             }
             var row = state.segments.count * rowsPerSegment
-            let tailRows = total - row
             for load in loads where load.tailRows > 0 {
                 let tail = load.segments[load.segments.count - 1]
                 for slot in 0..<load.tailRows {
@@ -120,7 +126,7 @@ extension Shard {
                 }
                 persons += load.persons.suffix(load.tailRows)
             }
-            assert(row == total && tailRows >= 0)
+            assert(row == total)
             // Numbers for the persons, and the maps from faces and persons to rows.
             state.rowOfFace.reserveCapacity(total)
             for (row, person) in persons.enumerated() {

@@ -159,10 +159,10 @@ extension FaceRegistry {
                         var done: [(Int, [PossibleDuplicates?])] = []
                         for index in stride(from: lane, to: jobs.count, by: lanes) {
                             let job = jobs[index]
-                            done.append((index, try await scheduler.run(tenant: tenant.id, waited: metrics.scanWaited) {
+                            done.append((index, try await scheduler.run(tenant: tenant.id, waited: metrics.scanWaited) { cores in
                                 try job.map { template, person -> PossibleDuplicates? in
                                     guard let template else { return nil }
-                                    let others = try shard.searchPersons(rotation.apply(template), k: rounds)
+                                    let others = try shard.searchPersons(rotation.apply(template), k: rounds, cores: cores)
                                         .filter { Double($0.score) >= threshold.value && $0.personID != person }
                                         .prefix(Self.duplicatesNamed)
                                         .map { Match(personID: $0.personID, faceID: $0.faceID, score: $0.score) }

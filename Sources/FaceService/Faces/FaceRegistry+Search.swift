@@ -61,9 +61,9 @@ extension FaceRegistry {
         let rotated = rotation.apply(probe)
         let (ranked, scan): ([PersonMatch], Duration)
         do {
-            (ranked, scan) = try await scheduler.run(tenant: tenant.id, waited: metrics.scanWaited) {
+            (ranked, scan) = try await scheduler.run(tenant: tenant.id, waited: metrics.scanWaited) { cores in
                 let started = ContinuousClock.now
-                return (try shard.searchPersons(rotated, k: limit), ContinuousClock.now - started)
+                return (try shard.searchPersons(rotated, k: limit, cores: cores), ContinuousClock.now - started)
             }
         } catch is ScanScheduler.Busy {
             metrics.scanRefused(tenant: tenant.slug)

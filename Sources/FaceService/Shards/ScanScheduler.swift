@@ -2,8 +2,8 @@
 // own (a 2 ms scan never holds up the parsing and answering of other requests on the
 // concurrency pool), and when scans wait, tenants take turns. While other tenants are searching
 // (a scan in the last `sharingWindow`, or one waiting), one tenant runs at most all slots but
-// one (a scan of a big shard spreads over every core by itself), so a slot is always left for
-// the others; alone, it takes them all. A tenant flooding the node waits behind its own scans, not in front of
+// one, and its scans spread over as many cores, so a slot and a core are always left for the
+// others; alone, it takes them all. A tenant flooding the node waits behind its own scans, not in front of
 // everyone's, and past `queuePerTenant` waiting scans its next search is refused at once (429
 // with Retry-After) instead of queueing without end.
 
@@ -53,17 +53,20 @@ public final class ScanScheduler: Sendable {
     }
 
     /// Runs `scan` for `tenant` on a scan thread once a slot is its turn; how long it waited is
-    /// given to `waited`.
+    /// given to `waited`. `scan` is told how many cores it may spread over: all of them while
+    /// the tenant is alone, else as many as its slots (one core left to the others, as a slot is:
+    /// a big shard's scan would otherwise take every core by itself, its slot notwithstanding).
     public func run<Value: Sendable>(
-        tenant: UUID, waited: (Duration) -> Void = { _ in }, _ scan: @escaping @Sendable () throws -> Value
+        tenant: UUID, waited: (Duration) -> Void = { _ in }, _ scan: @escaping @Sendable (_ cores: Int) throws -> Value
     ) async throws -> Value {
         let arrived = ContinuousClock.now
         try await acquire(tenant)
         waited(ContinuousClock.now - arrived)
         defer { release(tenant) }
+        let cores = state.withLock { cap($0, for: tenant) }
         // A slot held is a worker free: slots and workers are as many.
         let outcome: Result<Value, any Error> = await withCheckedContinuation { continuation in
-            workers.submit { continuation.resume(returning: Result { try scan() }) }
+            workers.submit { continuation.resume(returning: Result { try scan(cores) }) }
         }
         return try outcome.get()
     }

@@ -6,6 +6,7 @@ import FaceIndex
 import Foundation
 import Logging
 import Storage
+import Synchronization
 import TemplateProtection
 import Tenancy
 
@@ -28,6 +29,21 @@ final class ShardLoader: Sendable {
 
     /// A tenant of this many faces or more is read in parts, on as many connections.
     static let facesToSplit = 4_096
+    /// Whether a split load is running: one at a time, so loads never hold every connection of
+    /// the pool each waiting for a second one.
+    private let splitting = Atomic<Bool>(false)
+
+    /// How many parts to read `tenant`'s faces in: two (one a core, on two cores and up) for a
+    /// tenant of `facesToSplit` faces or more with searchable templates (the ones read in parts),
+    /// when the pool has room for it and no other split load runs; else one. A split taken must
+    /// be given back (`splitting`).
+    private func splitFor(_ tenant: Tenant, faces: Int) -> Int {
+        guard faces >= Self.facesToSplit, tenant.settings.searchableTemplates, ProcessInfo.processInfo.activeProcessorCount >= 2,
+              app.maximumConnections >= 3,
+              splitting.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged
+        else { return 1 }
+        return 2
+    }
 
     /// When the tenant's shard is not in memory (first use, or dropped for the memory budget)
     /// and its templates are searchable: starts loading it and returns the rotation, so this
@@ -74,33 +90,30 @@ final class ShardLoader: Sendable {
         // quantised there, while the next rows arrive; a big tenant is read in parts, one per
         // core, each on a connection of its own and all in one snapshot.
         let expected = try await app.withTenant(tenant.id) { try await FaceRepository.loadPoint(in: $0).faces }
-        let parts = expected >= Self.facesToSplit ? max(1, min(2, ProcessInfo.processInfo.activeProcessorCount)) : 1
+        let parts = splitFor(tenant, faces: expected)
+        defer { if parts > 1 { splitting.store(false, ordering: .releasing) } }
         let loads = try (0..<parts).map { _ in
             try ShardLoad(dimension: dimension, options: options, expectedRows: expected / parts + expected / 100 + 1)
         }
         let ((point, sealedOnly), _) = try await app.withSharedSnapshot(tenant.id, parts: parts) { transaction in
             (try await FaceRepository.loadPoint(in: transaction), try await FaceRepository.facesWithoutTemplate(in: transaction))
         } _: { prepared, part, transaction in
-            // Part p reads the p-th share of the table's pages; the last one also what lies past.
-            let pages = prepared.0.pages
-            let range = (pages * part / parts)..<(part == parts - 1 ? Int(UInt32.max) : pages * (part + 1) / parts)
-            try await FaceRepository.forEachTemplate(pages: parts == 1 ? nil : range, in: transaction) { face, person, floats in
+            try await FaceRepository.forEachTemplate(part: part, of: parts, split: prepared.0.split, in: transaction) { face, person, floats in
                 loads[part].append(face: face, person: person, bigEndianFloats: floats)
             }
         }
         let read = ContinuousClock.now - started
+        // Faces enrolled while the tenant kept no searchable templates: opened from the sealed ones.
+        let opened = try rotated(sealedOnly, tenant: tenant, secrets: secrets).filter { face, stored in
+            stored.template.withUnsafeBufferPointer { loads[0].append(face: face, person: stored.person, embedding: $0) }
+        }
         let skipped = loads.reduce(0) { $0 + $1.skipped }
         if skipped > 0 {
             logger.error("stored templates that are no embedding were left out", metadata: ["tenant": "\(tenant.slug)", "faces": "\(skipped)"])
         }
-        // Faces enrolled while the tenant kept no searchable templates: opened from the sealed ones.
-        let opened = try rotated(sealedOnly, tenant: tenant, secrets: secrets)
-        for (face, (person, template)) in opened {
-            _ = template.withUnsafeBufferPointer { loads[0].append(face: face, person: person, embedding: $0) }
-        }
         let shard = try Shard(dimension: dimension, options: options, loaded: loads)
-        // Now that searchable templates are on, write theirs, so pgvector can answer for them too
-        // while a shard is cold.
+        // Now that searchable templates are on, write theirs (of the faces the shard took), so
+        // pgvector can answer for them too while a shard is cold.
         if tenant.settings.searchableTemplates, !opened.isEmpty {
             let missing = opened.map { ($0.key, $0.value.template) }
             try await app.withTenant(tenant.id) { try await FaceRepository.storeTemplates(missing, onlyMissing: true, in: $0) }

@@ -32,6 +32,8 @@ public final class PostgresPool: Service, Sendable {
     /// watcher probes the database once a lease has waited half a second, and a refused
     /// connection ends every waiting lease within a second (a silent database within four).
     public let leaseDeadline: Duration
+    /// Connections the pool opens at most.
+    public let maximumConnections: Int
     private let configuration: PostgresClient.Configuration
     /// The pool in use, and how to retire it.
     private let current: Mutex<Generation>
@@ -98,6 +100,7 @@ public final class PostgresPool: Service, Sendable {
         self.role = role
         self.endpoint = endpoint
         self.leaseDeadline = leaseDeadline
+        self.maximumConnections = maximumConnections
         self.logger = logger.databaseSafe
         self.configuration = configuration
         self.current = Mutex(Generation(configuration: configuration, logger: self.logger))

@@ -104,6 +104,10 @@ struct ColdTenantTests {
             var warm: [[JSONValue]] = []
             for probe in probes { warm.append(try await search(probe)) }
             #expect(try await fromMemory() >= 4)
+            // Every face is in the shard, once (a face read by two parts would have failed the load).
+            let gauge = "enface_index_faces{tenant=\"\(tenant.slug)\"} "
+            let scrape = try await enface.call(.get, "/metrics", headers: enface.operatorHeaders)
+            #expect(scrape.body.split(separator: "\n").first { $0.hasPrefix(gauge) }.flatMap { Double($0.dropFirst(gauge.count)) } == 5_000)
             for (x, y) in zip(cold, warm) {
                 #expect(x.count == y.count && !x.isEmpty)
                 #expect(x.map { $0.objectValue?["faceId"] } == y.map { $0.objectValue?["faceId"] })
