@@ -13,7 +13,7 @@ struct SharedSnapshotTests {
         let database = try ScratchDatabase.required()
         let tenants = try await TwoTenants.seed(in: database)
         try await database.withPool(.app) { app in
-            let (before, counts) = try await app.withSharedSnapshot(tenants.a, parts: 3) { transaction in
+            let (before, counts) = try await app.withSharedSnapshot(tenants.a) { transaction in
                 let before = try await count("persons", on: transaction.connection)
                 // Committed on another connection after this transaction's snapshot was taken,
                 // before the other parts begin: no part may see it.
@@ -21,7 +21,7 @@ struct SharedSnapshotTests {
                     try await other.run("INSERT INTO persons (tenant_id, id, wrapped_key) VALUES (\(tenants.a), 'late', '\\x00')")
                 }
                 return before
-            } _: { _, part, transaction in
+            } parts: { _ in 3 } _: { _, part, transaction in
                 (part, try await count("persons", on: transaction.connection),
                  try await transaction.query("SELECT DISTINCT tenant_id FROM persons").collect().map { try $0.decode(UUID.self) })
             }

@@ -89,19 +89,25 @@ final class ShardLoader: Sendable {
         // template goes from the row just received into the shard's memory, normalised and
         // quantised there, while the next rows arrive; a big tenant is read in parts, one per
         // core, each on a connection of its own and all in one snapshot.
-        let expected = try await app.withTenant(tenant.id) { try await FaceRepository.loadPoint(in: $0).faces }
-        let parts = splitFor(tenant, faces: expected)
-        defer { if parts > 1 { splitting.store(false, ordering: .releasing) } }
-        let loads = try (0..<parts).map { _ in
-            try ShardLoad(dimension: dimension, options: options, expectedRows: expected / parts + expected / 100 + 1)
-        }
-        let ((point, sealedOnly), _) = try await app.withSharedSnapshot(tenant.id, parts: parts) { transaction in
+        // One transaction, one connection, as any request's, unless the tenant is read in parts.
+        let split = Mutex(1)
+        defer { if split.withLock({ $0 }) > 1 { splitting.store(false, ordering: .releasing) } }
+        let ((point, sealedOnly), loads) = try await app.withSharedSnapshot(tenant.id) { transaction in
             (try await FaceRepository.loadPoint(in: transaction), try await FaceRepository.facesWithoutTemplate(in: transaction))
+        } parts: { prepared in
+            let parts = self.splitFor(tenant, faces: prepared.0.faces)
+            split.withLock { $0 = parts }
+            return parts
         } _: { prepared, part, transaction in
+            let parts = split.withLock { $0 }
+            let expected = prepared.0.faces
+            let load = try ShardLoad(dimension: dimension, options: options, expectedRows: expected / parts + expected / 100 + 1)
             try await FaceRepository.forEachTemplate(part: part, of: parts, split: prepared.0.split, in: transaction) { face, person, floats in
-                loads[part].append(face: face, person: person, bigEndianFloats: floats)
+                load.append(face: face, person: person, bigEndianFloats: floats)
             }
+            return load
         }
+        let parts = loads.count
         let read = ContinuousClock.now - started
         // Faces enrolled while the tenant kept no searchable templates: opened from the sealed ones.
         let opened = try rotated(sealedOnly, tenant: tenant, secrets: secrets).filter { face, stored in

@@ -6,22 +6,23 @@ import Logging
 import PostgresNIO
 
 extension PostgresPool {
-    /// Runs `prepare`, then `body` for parts `0..<parts` at once, each part in a read-only
+    /// Runs `prepare`, then `body` for parts `0..<parts(prepared)` at once, each part in a read-only
     /// REPEATABLE READ transaction of its own, on a connection of its own, for `tenantID`; all
     /// see one snapshot (`pg_export_snapshot`, `SET TRANSACTION SNAPSHOT`). So a read of a
     /// million rows keeps two database processes and two of our threads busy, not one, and
     /// still reads the same rows as one transaction would. Part 0 and `prepare` run on the
-    /// exporting transaction, which stays open until every part is done. Holds `parts`
-    /// connections while it runs.
+    /// exporting transaction, which stays open until every part is done. Holds as many
+    /// connections as parts while it runs; one part is one transaction, one connection.
     public func withSharedSnapshot<Prepared: Sendable, Result: Sendable>(
-        _ tenantID: UUID, parts: Int, logger: Logger? = nil,
+        _ tenantID: UUID, logger: Logger? = nil,
         prepare: (TenantTransaction) async throws -> Prepared,
+        parts: (Prepared) -> Int,
         _ body: @escaping @Sendable (_ prepared: Prepared, _ part: Int, TenantTransaction) async throws -> Result
     ) async throws -> (Prepared, [Result]) {
-        precondition(parts >= 1, "no parts to read")
         let logger = (logger ?? self.logger).databaseSafe
         return try await withTenant(tenantID, snapshot: true, logger: logger) { transaction in
             let prepared = try await prepare(transaction)
+            let parts = max(1, parts(prepared))
             guard parts > 1 else { return (prepared, [try await body(prepared, 0, transaction)]) }
             let exported = try await transaction.connection.query("SELECT pg_export_snapshot()", logger: logger)
                 .collect().first?.decode(String.self) ?? ""
