@@ -30,7 +30,8 @@ public final class ShardLoad: @unchecked Sendable {
         self.dimension = dimension
         self.options = options
         expected = max(0, expectedRows)
-        persons.reserveCapacity(expected)
+        // A guess, never trusted for more than a few million rows up front.
+        persons.reserveCapacity(min(expected, 1 << 22))
     }
 
     public var count: Int { persons.count }

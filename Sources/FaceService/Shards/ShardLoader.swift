@@ -87,9 +87,9 @@ final class ShardLoader: Sendable {
         let dimension = secrets.rotation.outputDimension
         // The counter and the faces at one moment: the feed goes on from exactly there. Each
         // template goes from the row just received into the shard's memory, normalised and
-        // quantised there, while the next rows arrive; a big tenant is read in parts, one per
-        // core, each on a connection of its own and all in one snapshot.
-        // One transaction, one connection, as any request's, unless the tenant is read in parts.
+        // quantised there, while the next rows arrive. One transaction on one connection, as
+        // any request's; a big tenant is read in parts, each on a connection of its own and all
+        // in one snapshot.
         let split = Mutex(1)
         defer { if split.withLock({ $0 }) > 1 { splitting.store(false, ordering: .releasing) } }
         let ((point, sealedOnly), loads) = try await app.withSharedSnapshot(tenant.id) { transaction in
@@ -100,7 +100,8 @@ final class ShardLoader: Sendable {
             return parts
         } _: { prepared, part, transaction in
             let parts = split.withLock { $0 }
-            let expected = prepared.0.faces
+            // A count from the database only sizes memory: held to what a shard can be.
+            let expected = min(max(0, prepared.0.faces), 1 << 30)
             let load = try ShardLoad(dimension: dimension, options: options, expectedRows: expected / parts + expected / 100 + 1)
             try await FaceRepository.forEachTemplate(part: part, of: parts, split: prepared.0.split, in: transaction) { face, person, floats in
                 load.append(face: face, person: person, bigEndianFloats: floats)

@@ -266,8 +266,8 @@ public struct EmbeddedPostgres: Sendable {
             unix_socket_directories = '\(socketDirectory.path)'
             unix_socket_permissions = 0700
             password_encryption = 'scram-sha-256'
-            # Several nodes (and the test suite's parallel servers) each keep two pools.
-            max_connections = 400
+            # Several nodes (and the test suite's parallel servers, some 80 at once) each keep two pools.
+            max_connections = 1000
             # Statements may carry biometric templates: never log them or their parameters.
             log_statement = 'none'
             log_min_duration_statement = -1
