@@ -99,9 +99,16 @@ import Testing
         for row in gallery.indices {
             _ = gallery.vectors[row].withUnsafeBufferPointer { load.append(face: gallery.ids[row], person: gallery.persons[row], embedding: $0) }
         }
+        // Sized by what was expected: not a 256-row segment (512 KB of floats) for ten faces.
+        #expect(load.segments.map(\.capacity) == [10])
         let shard = try Shard(dimension: 512, loaded: [load])
-        // Not a 256-row segment (512 KB of floats) for ten faces.
         #expect(shard.memoryBytes < 64 * 1_024)
+        // Nothing expected: the segment starts at 4 rows and doubles, up to a full one.
+        let unsized = try ShardLoad(dimension: 64, options: .init(segmentRows: 32))
+        for row in 0..<40 { _ = Gallery.random(count: 1, dimension: 64, seed: UInt64(row)).vectors[0].withUnsafeBufferPointer {
+            unsized.append(face: UUID(), person: "p", embedding: $0)
+        } }
+        #expect(unsized.segments.map(\.capacity) == [32, 8])
     }
 }
 

@@ -23,7 +23,7 @@ struct SharedSnapshotTests {
                     try await other.run("INSERT INTO persons (tenant_id, id, wrapped_key) VALUES (\(tenants.a), 'late', '\\x00')")
                 }
                 return before
-            } parts: { _ in 3 } _: { _, part, transaction in
+            } parts: { _ in 3 } _: { _, part, _, transaction in
                 (part, try await count("persons", on: transaction.connection),
                  try await transaction.query("SELECT DISTINCT tenant_id FROM persons").collect().map { try $0.decode(UUID.self) })
             }

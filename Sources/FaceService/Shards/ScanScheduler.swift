@@ -31,7 +31,7 @@ public final class ScanScheduler: Sendable {
         /// Slots held, per tenant.
         var holding: [UUID: Int] = [:]
         /// Waiting scans, per tenant, in arrival order.
-        var waiting: [UUID: [CheckedContinuation<Void, Never>]] = [:]
+        var waiting: [UUID: [CheckedContinuation<Int, Never>]] = [:]
         /// Tenants with waiting scans, in the order they take turns.
         var turns: [UUID] = []
         var next = 0
@@ -60,10 +60,9 @@ public final class ScanScheduler: Sendable {
         tenant: UUID, waited: (Duration) -> Void = { _ in }, _ scan: @escaping @Sendable (_ cores: Int) throws -> Value
     ) async throws -> Value {
         let arrived = ContinuousClock.now
-        try await acquire(tenant)
+        let cores = try await acquire(tenant)
         waited(ContinuousClock.now - arrived)
         defer { release(tenant) }
-        let cores = state.withLock { cap($0, for: tenant) }
         // A slot held is a worker free: slots and workers are as many.
         let outcome: Result<Value, any Error> = await withCheckedContinuation { continuation in
             workers.submit { continuation.resume(returning: Result { try scan(cores) }) }
@@ -76,15 +75,15 @@ public final class ScanScheduler: Sendable {
         state.withLock { $0.waiting.values.reduce(0) { $0 + $1.count } }
     }
 
-    /// Takes a slot for `tenant` if one is free and the tenant holds fewer than its most. A waiter
-    /// that could take a free slot never exists (a release hands it over at once), so one
-    /// arriving does not jump a queue.
-    private func takeSlot(_ state: inout State, for tenant: UUID) -> Bool {
-        guard state.running < slots, state.holding[tenant, default: 0] < cap(state, for: tenant),
-              state.waiting[tenant]?.isEmpty ?? true
-        else { return false }
+    /// Takes a slot for `tenant` if one is free and the tenant holds fewer than its most, and
+    /// returns that most (the cores its scan may spread over). A waiter that could take a free
+    /// slot never exists (a release hands it over at once), so one arriving does not jump a queue.
+    private func takeSlot(_ state: inout State, for tenant: UUID) -> Int? {
+        let limit = cap(state, for: tenant)
+        guard state.running < slots, state.holding[tenant, default: 0] < limit, state.waiting[tenant]?.isEmpty ?? true
+        else { return nil }
         hold(&state, for: tenant)
-        return true
+        return limit
     }
 
     /// The most slots `tenant` may hold now: all of them unless another tenant is searching.
@@ -105,36 +104,39 @@ public final class ScanScheduler: Sendable {
         }
     }
 
-    func acquire(_ tenant: UUID) async throws {
-        enum Admission { case now, queued, refused(Int) }
+    /// Waits for a slot for `tenant`; returns how many cores its scan may spread over (its most
+    /// slots when it got the one it holds).
+    @discardableResult
+    func acquire(_ tenant: UUID) async throws -> Int {
+        enum Admission { case now(Int), queued, refused(Int) }
         // Decided and, if it must wait, queued under one lock: a release cannot slip between.
         let admission: Admission = state.withLock { state in
-            if takeSlot(&state, for: tenant) { return .now }
+            if let cores = takeSlot(&state, for: tenant) { return .now(cores) }
             let waiting = state.waiting[tenant]?.count ?? 0
             return waiting >= queuePerTenant ? .refused(waiting) : .queued
         }
         switch admission {
-        case .now:
-            return
+        case .now(let cores):
+            return cores
         case .refused(let waiting):
             throw Busy(waiting: waiting)
         case .queued:
-            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-                let resumeNow = state.withLock { state -> Bool in
+            return await withCheckedContinuation { (continuation: CheckedContinuation<Int, Never>) in
+                let resumeNow = state.withLock { state -> Int? in
                     // A slot may have come free since the first look: take it.
-                    if takeSlot(&state, for: tenant) { return true }
+                    if let cores = takeSlot(&state, for: tenant) { return cores }
                     if state.waiting[tenant, default: []].isEmpty { state.turns.append(tenant) }
                     state.waiting[tenant, default: []].append(continuation)
-                    return false
+                    return nil
                 }
-                if resumeNow { continuation.resume() }
+                if let resumeNow { continuation.resume(returning: resumeNow) }
             }
         }
     }
 
     /// Frees `tenant`'s slot and hands it to the next tenant in turn that may take one.
     func release(_ tenant: UUID) {
-        let handedTo: CheckedContinuation<Void, Never>? = state.withLock { state in
+        let handedTo: (CheckedContinuation<Int, Never>, Int)? = state.withLock { state in
             state.running -= 1
             let held = state.holding[tenant, default: 1] - 1
             state.holding[tenant] = held > 0 ? held : nil
@@ -142,7 +144,8 @@ public final class ScanScheduler: Sendable {
             for step in 0..<state.turns.count {
                 let index = (state.next + step) % state.turns.count
                 let next = state.turns[index]
-                guard state.holding[next, default: 0] < cap(state, for: next), var queue = state.waiting[next], !queue.isEmpty
+                let limit = cap(state, for: next)
+                guard state.holding[next, default: 0] < limit, var queue = state.waiting[next], !queue.isEmpty
                 else { continue }
                 let first = queue.removeFirst()
                 if queue.isEmpty {
@@ -154,11 +157,11 @@ public final class ScanScheduler: Sendable {
                     state.next = index + 1
                 }
                 hold(&state, for: next)
-                return first
+                return (first, limit)
             }
             return nil
         }
-        handedTo?.resume()
+        if let (waiter, cores) = handedTo { waiter.resume(returning: cores) }
     }
 }
 

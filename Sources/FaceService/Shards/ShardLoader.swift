@@ -90,16 +90,16 @@ final class ShardLoader: Sendable {
         // quantised there, while the next rows arrive. One transaction on one connection, as
         // any request's; a big tenant is read in parts, each on a connection of its own and all
         // in one snapshot.
-        let split = Mutex(1)
-        defer { if split.withLock({ $0 }) > 1 { splitting.store(false, ordering: .releasing) } }
+        // A split taken (see `splitFor`) is given back however the load ends.
+        let tookSplit = Mutex(false)
+        defer { if tookSplit.withLock({ $0 }) { splitting.store(false, ordering: .releasing) } }
         let ((point, sealedOnly), loads) = try await app.withSharedSnapshot(tenant.id) { transaction in
             (try await FaceRepository.loadPoint(in: transaction), try await FaceRepository.facesWithoutTemplate(in: transaction))
         } parts: { prepared in
             let parts = self.splitFor(tenant, faces: prepared.0.faces)
-            split.withLock { $0 = parts }
+            tookSplit.withLock { $0 = parts > 1 }
             return parts
-        } _: { prepared, part, transaction in
-            let parts = split.withLock { $0 }
+        } _: { prepared, part, parts, transaction in
             // A count from the database only sizes memory: held to what a shard can be.
             let expected = min(max(0, prepared.0.faces), 1 << 30)
             let load = try ShardLoad(dimension: dimension, options: options, expectedRows: expected / parts + expected / 100 + 1)
@@ -111,8 +111,10 @@ final class ShardLoader: Sendable {
         let parts = loads.count
         let read = ContinuousClock.now - started
         // Faces enrolled while the tenant kept no searchable templates: opened from the sealed ones.
-        let opened = try rotated(sealedOnly, tenant: tenant, secrets: secrets).filter { face, stored in
-            stored.template.withUnsafeBufferPointer { loads[0].append(face: face, person: stored.person, embedding: $0) }
+        var opened: [(UUID, [Float])] = []
+        for (face, stored) in try rotated(sealedOnly, tenant: tenant, secrets: secrets)
+        where stored.template.withUnsafeBufferPointer({ loads[0].append(face: face, person: stored.person, embedding: $0) }) {
+            opened.append((face, stored.template))
         }
         let skipped = loads.reduce(0) { $0 + $1.skipped }
         if skipped > 0 {
@@ -122,8 +124,7 @@ final class ShardLoader: Sendable {
         // Now that searchable templates are on, write theirs (of the faces the shard took), so
         // pgvector can answer for them too while a shard is cold.
         if tenant.settings.searchableTemplates, !opened.isEmpty {
-            let missing = opened.map { ($0.key, $0.value.template) }
-            try await app.withTenant(tenant.id) { try await FaceRepository.storeTemplates(missing, onlyMissing: true, in: $0) }
+            try await app.withTenant(tenant.id) { [opened] in try await FaceRepository.storeTemplates(opened, onlyMissing: true, in: $0) }
         }
         let elapsed = ContinuousClock.now - started
         logger.info(

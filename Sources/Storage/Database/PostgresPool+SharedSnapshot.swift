@@ -17,13 +17,13 @@ extension PostgresPool {
         _ tenantID: UUID, logger: Logger? = nil,
         prepare: (TenantTransaction) async throws -> Prepared,
         parts: (Prepared) -> Int,
-        _ body: @escaping @Sendable (_ prepared: Prepared, _ part: Int, TenantTransaction) async throws -> Result
+        _ body: @escaping @Sendable (_ prepared: Prepared, _ part: Int, _ parts: Int, TenantTransaction) async throws -> Result
     ) async throws -> (Prepared, [Result]) {
         let logger = (logger ?? self.logger).databaseSafe
         return try await withTenant(tenantID, snapshot: true, logger: logger) { transaction in
             let prepared = try await prepare(transaction)
             let parts = max(1, parts(prepared))
-            guard parts > 1 else { return (prepared, [try await body(prepared, 0, transaction)]) }
+            guard parts > 1 else { return (prepared, [try await body(prepared, 0, 1, transaction)]) }
             let exported = try await transaction.connection.query("SELECT pg_export_snapshot()", logger: logger)
                 .collect().first?.decode(String.self) ?? ""
             // A snapshot's name is hex digits and dashes ("00000003-0000001B-1"); it is spliced
@@ -43,12 +43,12 @@ extension PostgresPool {
                                     "SELECT set_config('app.tenant_id', \(tenantID.uuidString.lowercased()), true)", logger: logger
                                 ).collect()
                                 let transaction = TenantTransaction(tenantID: tenantID, connection: connection, logger: logger)
-                                return (part, try await body(prepared, part, transaction))
+                                return (part, try await body(prepared, part, parts, transaction))
                             }
                         }
                     }
                 }
-                var results: [Int: Result] = [0: try await body(prepared, 0, transaction)]
+                var results: [Int: Result] = [0: try await body(prepared, 0, parts, transaction)]
                 for try await (part, result) in group { results[part] = result }
                 return (prepared, (0..<parts).compactMap { results[$0] })
             }

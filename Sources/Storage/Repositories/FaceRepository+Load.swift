@@ -17,7 +17,7 @@ extension FaceRepository {
         /// How parts of this tenant's faces are best read: by page when it is most of the table
         /// (each part one pass over its pages), else by id (each part only its own rows).
         public var split: LoadSplit {
-            2 * faces >= tableRows ? .byPage(pages: tablePages) : .byID
+            faces >= tableRows - tableRows / 2 ? .byPage(pages: tablePages) : .byID
         }
     }
 
@@ -87,7 +87,8 @@ extension FaceRepository {
     static func pageRange(part: Int, of parts: Int, pages: Int) -> (from: String?, below: String?) {
         precondition(parts >= 1 && (0..<parts).contains(part), "no such part")
         func bound(_ index: Int) -> String? {
-            index > 0 && index < parts ? "(\(max(0, pages) * index / parts),0)" : nil
+            // A block number is 32 bits: a larger count (a forged one) cannot overflow the product.
+            index > 0 && index < parts ? "(\(min(max(0, pages), Int(UInt32.max)) * index / parts),0)" : nil
         }
         return (bound(part), bound(part + 1))
     }
