@@ -28,6 +28,9 @@ struct Node {
                 .merging([
                     "ENFACE_HTTP_PORT": "0", "ENFACE_ADMIN_TOKENS": "tester:\(hash)", "ENFACE_LOG_LEVEL": "info",
                     "ENFACE_DATABASE_POOL_SIZE": "8",
+                    // A busy suite can leave a client's connection idle past the 30 s default
+                    // before it writes (see TestConfiguration in EnfaceHTTPTests).
+                    "ENFACE_HTTP_IDLE_TIMEOUT_SECONDS": "600",
                 ]) { $1 }
                 .merging(environment) { $1 })
         let port = try await poll(timeout: .seconds(60), "the server to listen") { () -> Int? in
@@ -48,7 +51,9 @@ struct Node {
     }
 
     /// The tests' one client, speaking to this node.
-    var client: EnfaceClient { EnfaceClient(port: port, operatorToken: Self.operatorToken) }
+    var client: EnfaceClient {
+        EnfaceClient(port: port, operatorToken: Self.operatorToken) { [process] in String(process.text.suffix(6_000)) }
+    }
 
     /// An active tenant made through the operator plane: its id and the API-key header.
     func createTenant(_ slug: String, quotas: JSONValue = ["requestsPerMinute": 100_000]) async throws -> (id: String, headers: HTTPFields) {

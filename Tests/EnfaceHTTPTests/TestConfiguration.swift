@@ -24,6 +24,11 @@ enum TestConfiguration {
                 "ENFACE_ADMIN_TOKENS": adminTokens,
                 // Suites run in parallel against one PostgreSQL: keep each server's share small.
                 "ENFACE_DATABASE_POOL_SIZE": "8",
+                // Some 80 servers and their clients share two cores in this process: a client's
+                // task has waited over 30 s for a thread between opening its connection and
+                // writing its request, and the server rightly closed the idle connection ("I/O on
+                // closed channel"). ConnectionLimitsTests tests the timeout itself, at 3 s.
+                "ENFACE_HTTP_IDLE_TIMEOUT_SECONDS": "600",
             ]) { $1 }.merging(extra) { $1 })
     }
 

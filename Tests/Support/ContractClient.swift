@@ -54,11 +54,13 @@ extension ApplicationProtocol {
 }
 
 extension TestClient {
-    /// `execute(_:)` on a connection of the test's own, with the answer held to openapi.yaml.
+    /// `execute(_:)` on a connection of the test's own, with the answer held to openapi.yaml; no
+    /// answer within `limit` is an error (`execute(_:within:)`).
     public func execute(
-        _ request: Request, heldTo contract: OpenAPIContract, sourceLocation: SourceLocation = #_sourceLocation
+        _ request: Request, heldTo contract: OpenAPIContract, within limit: Duration = .seconds(150),
+        sourceLocation: SourceLocation = #_sourceLocation
     ) async throws -> Response {
-        let response = try await execute(request)
+        let response = try await execute(request, within: limit)
         contract.expectConforms(
             request.head.method, request.head.path ?? "/", response.status, response.headers, response.body,
             sourceLocation: sourceLocation)

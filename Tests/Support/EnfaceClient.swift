@@ -64,11 +64,13 @@ public struct EnfaceClient: Sendable {
         port = client.port
     }
 
-    /// To a server on 127.0.0.1:`port`, each request on a connection of its own.
-    public init(port: Int, operatorToken: String) {
+    /// To a server on 127.0.0.1:`port`, each request on a connection of its own, answered within
+    /// 90 s or failed with `NoAnswer`, which quotes `server` (its log, say).
+    public init(port: Int, operatorToken: String, server: @escaping @Sendable () -> String = { "" }) {
         send = { method, path, headers, body in
             try await TestClient.withClient(host: "127.0.0.1", port: port, configuration: .init(timeout: .seconds(60))) { client in
-                let response = try await client.execute(.init(path, method: method, authority: "127.0.0.1", headers: headers, body: body))
+                let response = try await client.execute(
+                    .init(path, method: method, authority: "127.0.0.1", headers: headers, body: body), within: .seconds(90), server: server)
                 return (response.head, response.body)
             }
         }
