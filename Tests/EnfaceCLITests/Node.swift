@@ -52,7 +52,7 @@ struct Node {
 
     /// The tests' one client, speaking to this node.
     var client: EnfaceClient {
-        EnfaceClient(port: port, operatorToken: Self.operatorToken) { [process] in String(process.text.suffix(6_000)) }
+        EnfaceClient(port: port, operatorToken: Self.operatorToken) { [process] in String(process.text.suffix(20_000)) }
     }
 
     /// An active tenant made through the operator plane: its id and the API-key header.

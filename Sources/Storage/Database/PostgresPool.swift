@@ -141,9 +141,11 @@ public final class PostgresPool: Service, Sendable {
     ) async throws -> Result {
         let logger = (logger ?? self.logger).databaseSafe
         return try await withTransaction(snapshot: snapshot, logger: logger) { connection in
-            _ = try await connection.query(
-                "SELECT set_config('app.tenant_id', \(tenantID.uuidString.lowercased()), true)", logger: logger
-            ).collect()
+            try await connection.answered(logger: logger) {
+                _ = try await connection.query(
+                    "SELECT set_config('app.tenant_id', \(tenantID.uuidString.lowercased()), true)", logger: logger
+                ).collect()
+            }
             return try await body(TenantTransaction(tenantID: tenantID, connection: connection, logger: logger))
         }
     }
@@ -171,8 +173,9 @@ public final class PostgresPool: Service, Sendable {
     /// before the connection goes back to the pool.
     @discardableResult
     public func query(_ query: PostgresQuery, logger: Logger? = nil) async throws -> [PostgresRow] {
-        try await withConnection { connection in
-            try await connection.query(query, logger: (logger ?? self.logger).databaseSafe).collect()
+        let logger = (logger ?? self.logger).databaseSafe
+        return try await withConnection { connection in
+            try await connection.answered(logger: logger) { try await connection.query(query, logger: logger).collect() }
         }
     }
 
@@ -242,6 +245,9 @@ public final class PostgresPool: Service, Sendable {
             } catch let error where Self.isConnectionFailure(error) {
                 noteFailure()
                 throw DatabaseUnavailable("the connection broke: \(type(of: error))")
+            } catch let error as DatabaseUnavailable {
+                noteFailure()  // a statement given up on a closed connection
+                throw error
             }
         }
     }
@@ -253,15 +259,16 @@ public final class PostgresPool: Service, Sendable {
         isolation: isolated (any Actor)? = #isolation,
         _ body: () async throws -> Result
     ) async throws -> Result {
-        try await connection.query(PostgresQuery(unsafeSQL: begin), logger: logger)
+        _ = try await connection.answered(logger: logger) { try await connection.query(PostgresQuery(unsafeSQL: begin), logger: logger) }
         let value: Result
         do {
             value = try await body()
         } catch {
             // Not even a cancelled request may leave its transaction open on a pooled connection
             // (it would hold its locks for ever): roll back outside the cancellation, or close.
+            // (`answered` runs it in a task of its own, which the caller's cancellation does not reach.)
             do {
-                try await Task { _ = try await connection.query("ROLLBACK", logger: logger) }.value
+                _ = try await connection.answered(logger: logger) { try await connection.query("ROLLBACK", logger: logger) }
             } catch {
                 try? await connection.close()
             }
@@ -270,7 +277,7 @@ public final class PostgresPool: Service, Sendable {
         // Only a successful COMMIT makes the work real; its failure is the caller's failure, and
         // a connection whose COMMIT did not answer is not trusted again.
         do {
-            try await connection.query("COMMIT", logger: logger)
+            _ = try await connection.answered(logger: logger) { try await connection.query("COMMIT", logger: logger) }
         } catch {
             try? await connection.close()
             throw error

@@ -16,14 +16,18 @@ public struct TenantTransaction {
     /// notify, a guarded insert) reports its error only as its rows are read; left unread, the
     /// error would surface nowhere, and COMMIT of the failed transaction quietly rolls it back.
     public func run(_ query: PostgresQuery, file: String = #fileID, line: Int = #line) async throws {
-        _ = try await connection.query(query, logger: logger, file: file, line: line).collect()
+        try await connection.answered(logger: logger) { [connection, logger] in
+            _ = try await connection.query(query, logger: logger, file: file, line: line).collect()
+        }
     }
 
     @discardableResult
     public func query(
         _ query: PostgresQuery, file: String = #fileID, line: Int = #line
     ) async throws -> PostgresRowSequence {
-        try await connection.query(query, logger: logger, file: file, line: line)
+        try await connection.answered(logger: logger) { [connection, logger] in
+            try await connection.query(query, logger: logger, file: file, line: line)
+        }
     }
 }
 
