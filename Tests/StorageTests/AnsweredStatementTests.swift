@@ -36,6 +36,18 @@ struct AnsweredStatementTests {
         }
     }
 
+    @Test(.timeLimit(.minutes(1))) func theCallersCancellationReachesTheStatement() async throws {
+        try await ScratchDatabase.required().withConnection(.app) { connection in
+            // Reading rows stops when the request is cancelled, as it did before statements ran
+            // in a task of their own.
+            let caller = Task {
+                try await connection.answered(logger: TestEnvironment.logger) { try await Task.sleep(for: .seconds(600)) }
+            }
+            caller.cancel()
+            await #expect(throws: CancellationError.self) { try await caller.value }
+        }
+    }
+
     @Test func aStatementsOwnErrorComesBackUnchanged() async throws {
         _ = try await ScratchDatabase.required().withConnection(.app) { connection in
             await #expect(throws: PSQLError.self) {

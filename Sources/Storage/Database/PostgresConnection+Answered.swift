@@ -18,18 +18,23 @@ extension PostgresConnection {
     /// has been found closed twice, a second apart, while `operation` still waits. A statement
     /// on an open connection is never given up, however long it runs. The operation runs in a
     /// task of its own, which is left behind if it never ends.
+    /// The caller's cancellation reaches `operation` (reading rows stops, as it did before).
     func answered<T: Sendable>(logger: Logger, _ operation: @escaping @Sendable () async throws -> T) async throws -> T {
         let waiting = Waiting<T>()
-        return try await withCheckedThrowingContinuation { continuation in
-            waiting.start(continuation)
-            Task {
-                do {
-                    waiting.end(with: .success(try await operation()))
-                } catch {
-                    waiting.end(with: .failure(error))
-                }
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { continuation in
+                waiting.start(continuation)
+                waiting.run(Task {
+                    do {
+                        waiting.end(with: .success(try await operation()))
+                    } catch {
+                        waiting.end(with: .failure(error))
+                    }
+                })
+                look(waiting, closedSoFar: 0, logger: logger)
             }
-            look(waiting, closedSoFar: 0, logger: logger)
+        } onCancel: {
+            waiting.cancel()
         }
     }
 
@@ -50,13 +55,33 @@ private final class Waiting<T: Sendable>: Sendable {
     private struct State {
         var continuation: CheckedContinuation<T, any Error>?
         var look: Scheduled<Void>?
+        var task: Task<Void, Never>?
         var ended = false
+        var cancelled = false
     }
 
     private let state = Mutex(State())
 
     func start(_ continuation: CheckedContinuation<T, any Error>) {
         state.withLock { $0.continuation = continuation }
+    }
+
+    /// Keeps the statement's task, so that the caller's cancellation can reach it.
+    func run(_ task: Task<Void, Never>) {
+        let cancelled = state.withLock { state in
+            state.task = task
+            return state.cancelled
+        }
+        if cancelled { task.cancel() }
+    }
+
+    /// The caller was cancelled: so is the statement's task (once it is known).
+    func cancel() {
+        let task = state.withLock { state in
+            state.cancelled = true
+            return state.task
+        }
+        task?.cancel()
     }
 
     /// Keeps the next look, so that the end can cancel it (none is kept after the end).
@@ -76,6 +101,7 @@ private final class Waiting<T: Sendable>: Sendable {
             defer {
                 state.continuation = nil
                 state.look = nil
+                state.task = nil
                 state.ended = true
             }
             return (state.continuation, state.look)

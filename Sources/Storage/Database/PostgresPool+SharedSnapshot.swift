@@ -24,8 +24,7 @@ extension PostgresPool {
             let prepared = try await prepare(transaction)
             let parts = max(1, parts(prepared))
             guard parts > 1 else { return (prepared, [try await body(prepared, 0, 1, transaction)]) }
-            let exported = try await transaction.connection.query("SELECT pg_export_snapshot()", logger: logger)
-                .collect().first?.decode(String.self) ?? ""
+            let exported = try await transaction.query("SELECT pg_export_snapshot()").collect().first?.decode(String.self) ?? ""
             // A snapshot's name is hex digits and dashes ("00000003-0000001B-1"); it is spliced
             // into the statement (SET takes no parameters), so nothing else is let through.
             guard !exported.isEmpty, exported.allSatisfy({ $0.isHexDigit || $0 == "-" }) else {
@@ -38,11 +37,9 @@ extension PostgresPool {
                             try await Self.transaction(
                                 on: connection, begin: "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", logger: logger
                             ) {
-                                try await connection.query(PostgresQuery(unsafeSQL: "SET TRANSACTION SNAPSHOT '\(exported)'"), logger: logger)
-                                _ = try await connection.query(
-                                    "SELECT set_config('app.tenant_id', \(tenantID.uuidString.lowercased()), true)", logger: logger
-                                ).collect()
                                 let transaction = TenantTransaction(tenantID: tenantID, connection: connection, logger: logger)
+                                try await transaction.run(PostgresQuery(unsafeSQL: "SET TRANSACTION SNAPSHOT '\(exported)'"))
+                                try await transaction.run("SELECT set_config('app.tenant_id', \(tenantID.uuidString.lowercased()), true)")
                                 return (part, try await body(prepared, part, parts, transaction))
                             }
                         }

@@ -245,8 +245,10 @@ public final class PostgresPool: Service, Sendable {
             } catch let error where Self.isConnectionFailure(error) {
                 noteFailure()
                 throw DatabaseUnavailable("the connection broke: \(type(of: error))")
-            } catch let error as DatabaseUnavailable {
-                noteFailure()  // a statement given up on a closed connection
+            } catch let error as DatabaseUnavailable where connection.isClosed {
+                // A statement given up on its closed connection (`answered`); not a part of a
+                // split read that found every connection busy, which says nothing of the database.
+                noteFailure()
                 throw error
             }
         }
@@ -266,9 +268,10 @@ public final class PostgresPool: Service, Sendable {
         } catch {
             // Not even a cancelled request may leave its transaction open on a pooled connection
             // (it would hold its locks for ever): roll back outside the cancellation, or close.
-            // (`answered` runs it in a task of its own, which the caller's cancellation does not reach.)
             do {
-                _ = try await connection.answered(logger: logger) { try await connection.query("ROLLBACK", logger: logger) }
+                _ = try await Task {
+                    try await connection.answered(logger: logger) { try await connection.query("ROLLBACK", logger: logger) }
+                }.value
             } catch {
                 try? await connection.close()
             }

@@ -39,10 +39,10 @@ extension TenantTransaction {
         isolation: isolated (any Actor)? = #isolation,
         _ body: (TenantTransaction) async throws -> Result
     ) async throws -> Result {
-        _ = try await connection.query("SELECT set_config('app.tenant_id', \(tenant.uuidString.lowercased()), true)", logger: logger)
-            .collect()
-        let result = try await body(TenantTransaction(tenantID: tenant, connection: connection, logger: logger))
-        _ = try await connection.query("SELECT set_config('app.tenant_id', '', true)", logger: logger).collect()
+        let entering = TenantTransaction(tenantID: tenant, connection: connection, logger: logger)
+        try await entering.run("SELECT set_config('app.tenant_id', \(tenant.uuidString.lowercased()), true)")
+        let result = try await body(entering)
+        try await entering.run("SELECT set_config('app.tenant_id', '', true)")
         return result
     }
 }
