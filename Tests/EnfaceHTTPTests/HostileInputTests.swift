@@ -37,6 +37,26 @@ struct HostileInputTests {
         }
     }
 
+    /// U+0000 is valid JSON and a valid percent-encoding, but no PostgreSQL text holds it: bound
+    /// as a parameter it was a 500 (the fuzzer's `actor=%00…` on the audit log).
+    @Test func textHoldingUPlus0000IsRefusedBeforeItReachesTheDatabase() async throws {
+        try await LiveService.run { enface in
+            for (name, value) in [("actor", "%00%3B+a"), ("action", "x%00")] {
+                let audit = try await enface.call(.get, "/admin/v1/audit?\(name)=\(value)", headers: enface.operatorHeaders)
+                #expect(audit.status == .unprocessableContent && audit.pointers == ["?\(name)"], "\(audit.body)")
+            }
+            let tenant = try await enface.admin(.post, "/tenants", json: ["name": "nul\u{0}name", "slug": "nul-name", "plan": "starter"])
+            #expect(tenant.status == .badRequest && tenant.code == "malformed_json", "\(tenant.body)")
+            #expect(try await enface.admin(.get, "/tenants/nul-name").status == .notFound)
+            let bySlug = try await enface.call(.get, "/admin/v1/tenants/a%00b", headers: enface.operatorHeaders)
+            #expect(bySlug.status == .notFound, "\(bySlug.body)")
+            let created = try await enface.createTenant()
+            let person = try await enface.call(.get, "/v1/persons/p%00q", key: created.key)
+            #expect(person.status == .unprocessableContent && person.code == "validation_failed", "\(person.body)")
+            try await Self.expectAlive(enface)
+        }
+    }
+
     @Test func aKeyNamedTwiceInABodyIsRefusedNeverPicked() async throws {
         try await LiveService.run { enface in
             let tenant = try await enface.createTenant()

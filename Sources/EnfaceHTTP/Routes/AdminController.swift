@@ -108,7 +108,7 @@ struct AdminController: Sendable {
         group.get("/audit") { request, context in
             let query = Query(request)
             var filter = AuditFilter(
-                tenantID: try query.uuid("tenant"), action: query["action"], actor: query["actor"],
+                tenantID: try query.uuid("tenant"), action: try query.text("action"), actor: try query.text("actor"),
                 since: try query.date("since"), until: try query.date("until"),
                 limit: try query.limit(default: 100, maximum: 1_000))
             if let text = query["outcome"] {

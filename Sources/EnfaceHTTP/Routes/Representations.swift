@@ -161,14 +161,27 @@ struct Query {
         }
     }
 
+    /// A free-text parameter (a filter), or nil when absent. U+0000 is refused: no PostgreSQL
+    /// text can hold it, and a filter bound with it was a 500 (found by the fuzzer).
+    func text(_ name: String, maximumLength: Int = 200) throws -> String? {
+        guard let text = parameters[name] else { return nil }
+        guard !text.unicodeScalars.contains("\u{0}"), text.count <= maximumLength else {
+            throw RequestError.invalidQuery(
+                FieldError(pointer: "?\(name)", code: "invalid_value", detail: "must be text of at most \(maximumLength) characters, without U+0000"))
+        }
+        return text
+    }
+
     subscript(_ name: String) -> String? { parameters[name] }
 }
 
 extension EnfaceRequestContext {
     /// A path segment as the client meant it: percent-decoded (a client library that encodes `@`
     /// sends `a%40b.example`), or nil when the segment is missing or its encoding is broken.
+    /// A segment holding U+0000 (`%00`) names nothing either: no PostgreSQL text can hold it.
     func pathParameter(_ name: String) -> String? {
-        parameters.get(name)?.removingPercentEncoding
+        guard let segment = parameters.get(name)?.removingPercentEncoding, !segment.unicodeScalars.contains("\u{0}") else { return nil }
+        return segment
     }
 
     /// `value` as one path segment of a link: every byte but RFC 3986's unreserved characters

@@ -228,6 +228,9 @@ public struct JSONParser {
                 return scalar
             case 0xDC00...0xDFFF:
                 throw invalid("a lone surrogate")
+            case 0:
+                // Valid JSON, but no PostgreSQL text can hold it: refused here, not a 500 later.
+                throw invalid("U+0000, which no text may hold")
             default:
                 guard let scalar = Unicode.Scalar(UInt32(unit)) else { throw invalid("an invalid code point") }
                 return scalar
