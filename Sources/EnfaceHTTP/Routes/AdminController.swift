@@ -39,9 +39,10 @@ struct AdminController: Sendable {
                 }
                 cursor = parsed
             }
-            let tenants = try await administration.list(status: status, after: cursor, limit: limit)
-            let next = tenants.count == limit ? tenants.last.map { TenantCursor(createdAt: $0.createdAt, id: $0.id).token } : nil
-            return Page("tenants", tenants.map { TenantAnswer($0, models: models) }, next: next)
+            let tenants = try await administration.list(status: status, after: cursor, limit: limit + 1)
+            return Page(
+                "tenants", read: tenants, limit: limit, item: { TenantAnswer($0, models: models) },
+                cursor: { TenantCursor(createdAt: $0.createdAt, id: $0.id).token })
         }
         group.get("/tenants/{tenant}") { _, context in
             let reference = context.pathParameter("tenant") ?? ""
@@ -107,10 +108,10 @@ struct AdminController: Sendable {
         }
         group.get("/audit") { request, context in
             let query = Query(request)
+            let limit = try query.limit(default: 100, maximum: 1_000)
             var filter = AuditFilter(
                 tenantID: try query.uuid("tenant"), action: try query.text("action"), actor: try query.text("actor"),
-                since: try query.date("since"), until: try query.date("until"),
-                limit: try query.limit(default: 100, maximum: 1_000))
+                since: try query.date("since"), until: try query.date("until"), limit: limit + 1)
             if let text = query["outcome"] {
                 guard let outcome = AuditEvent.Outcome(rawValue: text) else {
                     throw RequestError.invalidQuery(FieldError(pointer: "?outcome", code: "invalid_value", detail: "must be success, denied or failure"))
@@ -125,8 +126,7 @@ struct AdminController: Sendable {
             }
             let events = try await administration.auditEvents(filter)
             // The next page: events before the last id of this one (`?before=`).
-            return Page(
-                "events", events.map(AuditEventAnswer.init), next: events.count == filter.limit ? events.last.map { String($0.id) } : nil)
+            return Page("events", read: events, limit: limit, item: AuditEventAnswer.init, cursor: { String($0.id) })
         }
     }
 

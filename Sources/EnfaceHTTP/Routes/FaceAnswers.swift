@@ -71,6 +71,14 @@ struct Page<Item: Encodable & Sendable>: ResponseEncodable {
         self.next = next
     }
 
+    /// A keyset page from what was read with a limit of `limit + 1`: the extra row is not shown,
+    /// it only says that another page exists. So the last page has no `next` (a full last page
+    /// once pointed to an empty one).
+    init<Row>(_ name: String, read rows: [Row], limit: Int, item: (Row) -> Item, cursor: (Row) -> String) {
+        let shown = rows.prefix(limit)
+        self.init(name, shown.map(item), next: rows.count > limit ? shown.last.map(cursor) : nil)
+    }
+
     struct Key: CodingKey {
         let stringValue: String
         init(stringValue: String) { self.stringValue = stringValue }

@@ -59,8 +59,8 @@ struct FaceController: Sendable {
             if let after, !PersonID.isValid(after) {
                 throw RequestError.invalidQuery(FieldError(pointer: "?after", code: "invalid_format", detail: "is not a person id"))
             }
-            let persons = try await registry.persons(after: after, limit: limit, context: tenant)
-            return Page("persons", persons.map(PersonAnswer.init), next: persons.count == limit ? persons.last?.id : nil)
+            let persons = try await registry.persons(after: after, limit: limit + 1, context: tenant)
+            return Page("persons", read: persons, limit: limit, item: PersonAnswer.init, cursor: \.id)
         }
         group.get("/persons/{personId}") { _, context in
             let tenant = try context.requireTenant(.facesRead)

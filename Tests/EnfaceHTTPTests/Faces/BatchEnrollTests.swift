@@ -220,6 +220,10 @@ extension BatchEnrollTests {
             let next = try #require(first["next"]?.stringValue)
             let second = try await enface.call(.get, "/v1/persons?limit=1000&after=\(next)", key: tenant.key)
             #expect((first["persons"]?.arrayValue?.count ?? 0) + (second["persons"]?.arrayValue?.count ?? 0) == 1_200)
+            #expect(second["next"]?.stringValue == nil, "the last page says there is no other")
+            // A last page that is exactly full says so too: no `next` to an empty page.
+            let exact = try await enface.call(.get, "/v1/persons?limit=200&after=\(next)", key: tenant.key)
+            #expect(exact["persons"]?.arrayValue?.count == 200 && exact["next"]?.stringValue == nil, "\(exact["next"] ?? .null)")
         }
     }
 }
