@@ -112,9 +112,9 @@ final class ShardLoader: Sendable {
         let read = ContinuousClock.now - started
         // Faces enrolled while the tenant kept no searchable templates: opened from the sealed ones.
         var opened: [(UUID, [Float])] = []
-        for (face, stored) in try rotated(sealedOnly, tenant: tenant, secrets: secrets)
-        where stored.template.withUnsafeBufferPointer({ loads[0].append(face: face, person: stored.person, embedding: $0) }) {
-            opened.append((face, stored.template))
+        for (face, stored) in try rotated(sealedOnly, tenant: tenant, secrets: secrets) {
+            let taken = stored.template.withUnsafeBufferPointer { loads[0].append(face: face, person: stored.person, embedding: $0) }
+            if taken { opened.append((face, stored.template)) }
         }
         let skipped = loads.reduce(0) { $0 + $1.skipped }
         if skipped > 0 {
