@@ -1,12 +1,11 @@
 // Tenant → shard: independent shards, so work on one never waits for another.
 
 import Foundation
-import Synchronization
 
 /// The in-memory index of every tenant's faces, one `Shard` per tenant. The map itself is
 /// locked only to find or create a shard; searches and writes then run on the shard alone.
 public final class FaceIndex: Sendable {
-    private let shards = Mutex<[UUID: Shard]>([:])
+    private let shards = Locked<[UUID: Shard]>([:])
 
     public init() {}
 

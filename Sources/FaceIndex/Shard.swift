@@ -27,8 +27,8 @@ public final class Shard: Sendable {
     public let dimension: Int
     public let options: Options
     let directory = PersonDirectory()
-    private let published: Mutex<ShardSnapshot>
-    let writer: Mutex<WriterState>
+    private let published: Locked<ShardSnapshot>
+    let writer: Locked<WriterState>
     private let publishedWrites = Atomic<Int>(0)
 
     /// State only the writer reads and writes.
@@ -46,10 +46,10 @@ public final class Shard: Sendable {
         precondition(options.segmentRows >= 1)
         self.dimension = dimension
         self.options = options
-        published = Mutex(
+        published = Locked(
             ShardSnapshot(
                 segments: [], count: 0, dimension: dimension, segmentRows: options.segmentRows, maxFacesPerPerson: 0))
-        writer = Mutex(WriterState())
+        writer = Locked(WriterState())
     }
 
     // MARK: Reading

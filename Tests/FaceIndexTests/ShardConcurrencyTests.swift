@@ -3,7 +3,6 @@
 // shows as a score or a name that does not match. `make tsan` runs this under ThreadSanitizer.
 
 import Foundation
-import Synchronization
 import Testing
 
 @testable import FaceIndex
@@ -66,8 +65,47 @@ import Testing
         #expect(shard.count == 600 + 800 - 400)
     }
 
+    /// Writers on threads of their own (not the cooperative pool's two), so they meet on the
+    /// shard's locks: each adds its own faces and removes every other one while the others do
+    /// the same, and searches run between them. Under `make tsan` this is also the test of the
+    /// locks themselves: a lock ThreadSanitizer cannot see hand over (Synchronization's Mutex
+    /// on Linux hands a contended lock over inside the kernel) makes every handover a "race".
+    @Test func writersOnThreadsOfTheirOwnKeepEveryFaceTheyAdd() throws {
+        let shard = try Shard(dimension: Self.dimension, options: .init(quantized: true, segmentRows: 16))
+        try shard.add(contentsOf: (0..<100).map(Self.face))
+        let (writers, perWriter) = (4, 240)
+        let problems = Problems()
+        DispatchQueue.concurrentPerform(iterations: writers) { writer in
+            let numbers = (0..<perWriter).map { 20_000 + writer * perWriter + $0 }
+            do {
+                for (index, number) in numbers.enumerated() {
+                    let face = Self.face(number)
+                    try shard.add(face: face.id, person: face.person, embedding: face.embedding)
+                    if index % 2 == 1, !shard.remove(face: Self.face(numbers[index - 1]).id) {
+                        problems.record(["face \(numbers[index - 1]) was not there to remove"])
+                    }
+                    if index % 16 == 0 {
+                        problems.record(Self.check(try shard.search(face.embedding, k: 12), query: face.embedding))
+                    }
+                }
+            } catch {
+                problems.record(["writer \(writer): \(error)"])
+            }
+        }
+        #expect(problems.all.isEmpty, "\(problems.all.prefix(5))")
+        #expect(shard.count == 100 + writers * perWriter / 2)
+        // Exactly the odd faces of each writer are left, each found as its own best match.
+        for writer in 0..<writers {
+            for index in stride(from: 1, to: perWriter, by: 38) {
+                let face = Self.face(20_000 + writer * perWriter + index)
+                #expect(try shard.search(face.embedding, k: 1).first?.faceID == face.id)
+                #expect(!shard.contains(face: Self.face(20_000 + writer * perWriter + index - 1).id))
+            }
+        }
+    }
+
     final class Problems: Sendable {
-        private let issues = Mutex<[String]>([])
+        private let issues = Locked<[String]>([])
         func record(_ new: [String]) { if !new.isEmpty { issues.withLock { $0 += new } } }
         var all: [String] { issues.withLock { $0 } }
     }

@@ -1,7 +1,5 @@
 // Person ids as small numbers: rows carry a UInt32, results carry the client's string.
 
-import Synchronization
-
 /// Interns person ids, and gives a number back once its person has no face left, so a shard
 /// whose persons come and go does not grow (10,000 enroll-and-delete cycles leave it as it was).
 ///
@@ -38,7 +36,7 @@ final class PersonDirectory: Sendable {
         static func cost(_ name: String) -> Int { name.utf8.count + 48 }
     }
 
-    private let state = Mutex(State())
+    private let state = Locked(State())
 
     /// The person's number, assigned (or reused) when it has none.
     func number(for person: String) -> UInt32 {

@@ -2,7 +2,6 @@
 
 import CFaceKernels
 import Foundation
-import Synchronization
 
 /// The rows one reader brings to a new shard: each embedding is checked, normalised and
 /// quantised in the segment memory it will be searched in, with no array in between. Readers
