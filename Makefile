@@ -20,7 +20,7 @@ build: setup ## build the enface binary (debug)
 run: build ## start the embedded database, migrate, and serve on ENFACE_HTTP_HOST:ENFACE_HTTP_PORT
 	$(ENFACE) db start
 	$(ENFACE) migrate
-	@echo "==> Enface at http://$${ENFACE_HTTP_HOST:-127.0.0.1}:$${ENFACE_HTTP_PORT:-8080} (Ctrl-C stops it; 'make db-stop' stops the database)"
+	@echo "==> starting Enface: it logs \"serving\" with its URL once listening (Ctrl-C stops it; 'make db-stop' stops the database)"
 	$(ENFACE) serve
 
 test: setup ## check openapi.yaml, build everything, run every test against the real PostgreSQL, then the vector core under TSan

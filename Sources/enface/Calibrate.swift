@@ -66,14 +66,14 @@ struct Calibrate: AsyncParsableCommand {
             }
         }
         guard !genuine.isEmpty, !impostor.isEmpty else {
-            throw ValidationError("\(genuine.count) genuine and \(impostor.count) impostor pairs: need two photos of one person, and two persons")
+            throw CommandFailure("\(genuine.count) genuine and \(impostor.count) impostor pairs: need two photos of one person, and two persons")
         }
         let calibration = Calibration(
             photos: used.map(\.photo), persons: Set(used.map(\.photo.person)).count, genuine: genuine, impostor: impostor)
         current.calibration = calibration
         if let defaultAt {
             guard let point = calibration.operatingPoints.first(where: { $0.falseMatchRate == defaultAt }) else {
-                throw ValidationError("\(impostor.count) impostor pairs do not support a false-match rate of \(defaultAt)")
+                throw CommandFailure("\(impostor.count) impostor pairs do not support a false-match rate of \(defaultAt)")
             }
             current.defaultMatchThreshold = point.threshold
             current.thresholdSource =

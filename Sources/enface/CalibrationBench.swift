@@ -60,7 +60,7 @@ struct CalibrationBench: AsyncParsableCommand {
         }
         let jobSeconds = (ContinuousClock.now - jobStarted).milliseconds / 1_000
         guard case .ready(let result) = await calibrations.calibration(tenant: tenant, shard: big, wait: .zero, threshold: threshold)
-        else { throw ValidationError("the calibration did not finish") }
+        else { throw CommandFailure("the calibration did not finish") }
 
         print("calibration: \(result.persons) persons, \(result.faces) faces, \(result.method) (\(result.measuredPersons) measured), ",
               "\(result.genuine.count) genuine pairs, \(String(format: "%.1f", jobSeconds)) s (nice \(niceness))", separator: "")

@@ -62,11 +62,11 @@ private func database() throws -> DatabaseAdministration {
     return DatabaseAdministration(configuration, logger: makeLogger(configuration))
 }
 
-/// A refusal (the external database is in use, an unknown role) as a usage error, not a crash report.
+/// A refusal (the external database is in use, an unknown role) said plainly, not as a crash report.
 private func refusalsExplained<Value>(_ body: () async throws -> Value) async throws -> Value {
     do {
         return try await body()
     } catch let refusal as DatabaseAdministration.Refusal {
-        throw ValidationError(refusal.description)
+        throw CommandFailure(refusal.description)
     }
 }

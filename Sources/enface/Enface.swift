@@ -14,3 +14,12 @@ struct Enface: AsyncParsableCommand {
             OperatorCommand.self, BenchCommand.self, Calibrate.self, ImportCommand.self,
         ])
 }
+
+/// A command that cannot do its work because of how things are (a tenant's status, a server
+/// that does not answer), not because of how it was called: ArgumentParser prints it as
+/// `Error: …` and exits 1, without the usage text a `ValidationError` brings.
+struct CommandFailure: Error, CustomStringConvertible {
+    let description: String
+
+    init(_ description: String) { self.description = description }
+}

@@ -44,7 +44,7 @@ struct ImageBench: AsyncParsableCommand {
         let files = try FileManager.default.contentsOfDirectory(at: folder, includingPropertiesForKeys: nil)
             .filter { ["jpg", "jpeg", "png"].contains($0.pathExtension.lowercased()) }
             .sorted { $0.lastPathComponent < $1.lastPathComponent }
-        guard !files.isEmpty else { throw ValidationError("no JPEG or PNG in \(photos)") }
+        guard !files.isEmpty else { throw CommandFailure("no JPEG or PNG in \(photos)") }
         let images = try files.map { Array(try Data(contentsOf: $0)) }
         var runs: [Run] = []
         for engines in Array(Set([1, workers])).sorted() {

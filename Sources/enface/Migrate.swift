@@ -29,7 +29,7 @@ struct Migrate: AsyncParsableCommand {
                 applied.isEmpty
                     ? "schema is current; nothing to apply" : "applied migrations: \(applied.map(String.init).joined(separator: ", "))")
         } catch let refusal as DatabaseAdministration.Refusal {
-            throw ValidationError(refusal.description)
+            throw CommandFailure(refusal.description)
         }
     }
 }

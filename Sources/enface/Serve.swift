@@ -12,11 +12,12 @@ struct Serve: AsyncParsableCommand {
     func run() async throws {
         let configuration = try EnfaceConfiguration.fromEnvironment()
         let logger = makeLogger(configuration)
+        logger.notice("starting", metadata: ["host": "\(configuration.httpHost)", "port": "\(configuration.httpPort)"])
         if configuration.usesEmbeddedDatabase {
             _ = try await DatabaseAdministration(configuration, logger: logger).startEmbedded()
         }
-        let app = try await buildApplication(configuration, logger: logger)
-        logger.info("serving", metadata: ["url": "http://\(configuration.httpHost):\(configuration.httpPort)"])
-        try await app.runService()
+        try await serveUntilStopped(configuration, logger: logger) { onServerRunning in
+            try await buildApplication(configuration, logger: logger, onServerRunning: onServerRunning)
+        }
     }
 }

@@ -81,9 +81,21 @@ import Testing
         let ready = try await client.execute(TestClient.Request("/readyz", method: .get), heldTo: .served)
         #expect(ready.status == .ok)
         try await client.shutdown()
+        // Announced once bound, with the port the kernel gave (never the :0 asked for).
+        #expect(server.text.contains(#""msg":"serving""#) && server.text.contains(#""url":"http://127.0.0.1:\#(port)""#))
+        #expect(!server.text.contains("127.0.0.1:0\""))
+
+        // A second node on the same port says which port and which variable, and exits.
+        let second = try await EnfaceProcess.run(
+            ["serve"], environment: environment(database).merging(["ENFACE_HTTP_PORT": "\(port)"]) { $1 })
+        #expect(second.status != 0)
+        #expect(second.output.contains("ENFACE_HTTP_PORT: 127.0.0.1:\(port) is already in use"), "\(second.output.suffix(2_000))")
 
         server.signal(SIGTERM)
         #expect(try await server.waitForExit() == 0)
+        // The shutdown is logged with its reason, and its end.
+        #expect(server.text.contains(#""msg":"stopping""#) && server.text.contains(#""reason":"SIGTERM received""#))
+        #expect(server.text.contains(#""msg":"stopped""#))
         // Logs are JSON lines carrying request ids, and never the database password.
         let lines = server.text.split(separator: "\n")
         #expect(lines.allSatisfy { (try? JSONSerialization.jsonObject(with: Data($0.utf8))) != nil })

@@ -72,8 +72,13 @@ struct OperatorCommandTests {
         #expect(tenant["status"] == "pending" && tenant["plan"] == "pro")
 
         #expect(try await OperatorCLI.enface("tenant", "activate", "cli-acme").status == 0)
+        // A state error says what is so (and what to do), exits non-zero, and prints no usage text:
+        // the command was called rightly.
         let refused = try await OperatorCLI.enface("tenant", "activate", "cli-acme")
-        #expect(refused.status != 0 && refused.output.contains("cannot become active"))
+        #expect(refused.status != 0 && refused.output.contains("Error: the tenant is active already"), "\(refused.output)")
+        let deleting = try await OperatorCLI.enface("tenant", "delete", "cli-acme")
+        #expect(deleting.status != 0 && deleting.output.contains("enface tenant suspend T, then enface tenant delete T"), "\(deleting.output)")
+        for failed in [refused, deleting] { #expect(!failed.output.contains("USAGE:") && !failed.output.contains("Usage:")) }
         #expect(try await OperatorCLI.enface("tenant", "suspend", "cli-acme", "--reason", "audit").status == 0)
         let shown = try OperatorCLI.json(try await OperatorCLI.enface("tenant", "show", "cli-acme").output)
         #expect(shown["status"] == "suspended" && shown["suspendReason"] == "audit")
@@ -91,7 +96,8 @@ struct OperatorCommandTests {
         let revoked = try await OperatorCLI.enface("key", "revoke", "cli-acme", keyID)
         #expect(revoked.status == 0 && revoked.output.contains("revoked \(keyID)"), "\(revoked.output)")
         #expect(try await OperatorCLI.enface("key", "revoke", "cli-acme", keyID).output.contains("no such key"))
-        #expect(try await OperatorCLI.enface("tenant", "show", "nobody-here").output.contains("no such tenant"))
+        let nobody = try await OperatorCLI.enface("tenant", "show", "nobody-here")
+        #expect(nobody.status != 0 && nobody.output.contains("no such tenant (enface tenant list") && !nobody.output.contains("USAGE:"))
 
         let token = try await OperatorCLI.enface("operator", "token", "alice")
         let lines = token.output.split(separator: "\n").map(String.init)

@@ -39,6 +39,7 @@ struct ProvisioningPlanTests {
         (TenantStatus.pending, TenantStatus.active, [TenantStatus.active]),
         (.pending, .suspended, [.active, .suspended]),
         (.active, .deleted, [.suspended, .deleted]),
+        (.pending, .deleted, [.deleted]),
         (.suspended, .active, [.active]),
         (.active, .active, []),
     ])
@@ -50,7 +51,7 @@ struct ProvisioningPlanTests {
         #expect(planned.first?.target.status == to)
     }
 
-    @Test(arguments: [(TenantStatus.active, TenantStatus.pending), (.suspended, .pending), (.pending, .deleted)])
+    @Test(arguments: [(TenantStatus.active, TenantStatus.pending), (.suspended, .pending)])
     func aMoveTheLifecycleForbidsIsRefused(from: TenantStatus, to: TenantStatus) throws {
         #expect(Provisioner.lifecyclePath(from: from, to: to) == nil)
         do {

@@ -6,12 +6,12 @@ import Testing
 import WireFormats
 
 @Suite struct TenantRulesTests {
-    @Test func theLifecycleAllowsExactlyItsFourMoves() {
+    @Test func theLifecycleAllowsExactlyItsFiveMoves() {
         var allowed: [String] = []
         for from in TenantStatus.allCases {
             for to in TenantStatus.allCases where from.canBecome(to) { allowed.append("\(from.rawValue)→\(to.rawValue)") }
         }
-        #expect(allowed == ["pending→active", "active→suspended", "suspended→active", "suspended→deleted"])
+        #expect(allowed == ["pending→active", "pending→deleted", "active→suspended", "suspended→active", "suspended→deleted"])
         #expect(LifecycleError(from: .active, to: .deleted).detail.contains("suspended before"))
     }
 

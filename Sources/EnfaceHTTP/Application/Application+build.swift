@@ -13,9 +13,10 @@ import TemplateProtection
 
 /// Builds the Enface application from its configuration: database pools, keys, the tenancy
 /// services, migrations before the server listens, middleware and routes. Tests build the very
-/// same application.
+/// same application. `onServerRunning` is told the port once it is bound (the real one when the
+/// configuration asks for port 0).
 public func buildApplication(
-    _ configuration: EnfaceConfiguration, logger: Logger? = nil
+    _ configuration: EnfaceConfiguration, logger: Logger? = nil, onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
 ) async throws -> some ApplicationProtocol {
     let logger = logger ?? makeLogger(configuration)
     let (router, services, migrator, checkKeys) = try await wire(configuration, logger: logger)
@@ -37,6 +38,7 @@ public func buildApplication(
             // retried seconds later.
             backlog: 4_096),
         services: services,
+        onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? configuration.httpPort) },
         logger: logger)
     app.beforeServerStarts {
         if configuration.migrateOnStart {
@@ -122,7 +124,9 @@ func wire(
         tenantGate: TenantAuthMiddleware(
             authenticator: authenticator, rateLimiter: rateLimiter, anonymous: anonymous, usage: usage, metrics: metrics,
             hostSuffix: configuration.tenantHostSuffix),
-        admin: AdminController(administration: administration, models: models, registry: faces),
+        admin: AdminController(
+            administration: administration, models: models, registry: faces,
+            runtimeRoles: [try configuration.database.endpoint(for: .app).username, try configuration.database.endpoint(for: .admin).username]),
         tenant: TenantController(
             selfService: TenantSelfService(app: appPool, administration: administration, audit: audit), usage: usage,
             models: models, registry: faces),

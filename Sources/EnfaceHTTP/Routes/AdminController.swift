@@ -11,6 +11,9 @@ struct AdminController: Sendable {
     let administration: TenantAdministration
     let models: ModelCatalog
     let registry: FaceRegistry
+    /// The database roles the service connects as (app, admin), whose attributes the
+    /// row-level-security report checks.
+    let runtimeRoles: [String]
 
     func addRoutes(to group: RouterGroup<EnfaceRequestContext>) {
         group.post("/tenants") { request, context in
@@ -49,7 +52,7 @@ struct AdminController: Sendable {
             return TenantAnswer(try await administration.tenant(reference), models: models)
         }
         group.patch("/tenants/{tenant}") { request, context -> Response in
-            let (id, patch) = (try context.uuid("tenant"), try await request.json(context: context))
+            let (id, patch) = (try await tenantID(context), try await request.json(context: context))
             if try Query(request).flag("dryRun") {
                 let (before, after) = try await administration.preview(id, patch)
                 let effect = try await registry.effect(from: before, to: after)
@@ -59,39 +62,39 @@ struct AdminController: Sendable {
             return try TenantAnswer(tenant, models: models).response(from: request, context: context)
         }
         group.post("/tenants/{tenant}/activate") { _, context in
-            TenantAnswer(try await administration.activate(try context.uuid("tenant"), by: actor(context)), models: models)
+            TenantAnswer(try await administration.activate(try await tenantID(context), by: actor(context)), models: models)
         }
         group.post("/tenants/{tenant}/suspend") { request, context in
             var reader = FieldReader(try await request.json(context: context, empty: [:]), allowed: ["reason"])
             let reason = reader.string("reason", lengths: 1...500)
             try reader.check()
-            let tenant = try await administration.suspend(try context.uuid("tenant"), reason: reason, by: actor(context))
+            let tenant = try await administration.suspend(try await tenantID(context), reason: reason, by: actor(context))
             return TenantAnswer(tenant, models: models)
         }
         group.post("/tenants/{tenant}/reactivate") { _, context in
-            TenantAnswer(try await administration.reactivate(try context.uuid("tenant"), by: actor(context)), models: models)
+            TenantAnswer(try await administration.reactivate(try await tenantID(context), by: actor(context)), models: models)
         }
         group.delete("/tenants/{tenant}") { _, context in
-            TenantAnswer(try await administration.delete(try context.uuid("tenant"), by: actor(context)), models: models)
+            TenantAnswer(try await administration.delete(try await tenantID(context), by: actor(context)), models: models)
         }
         group.post("/tenants/{tenant}/keys") { request, context in
             let created = try await administration.createKey(
-                tenant: try context.uuid("tenant"), try await request.json(context: context), by: actor(context))
+                tenant: try await tenantID(context), try await request.json(context: context), by: actor(context))
             return EditedResponse(
                 status: .created, headers: [.cacheControl: "no-store"],
                 response: CreatedKeyAnswer(apiKey: created.secret.text, key: created.key))
         }
         group.get("/tenants/{tenant}/keys") { _, context in
-            KeyList(keys: try await administration.keys(tenant: try context.uuid("tenant")))
+            KeyList(keys: try await administration.keys(tenant: try await tenantID(context)))
         }
         group.delete("/tenants/{tenant}/keys/{key}") { _, context in
             try await administration.revokeKey(
-                tenant: try context.uuid("tenant"), key: try context.uuid("key", notFound: .keyNotFound), by: actor(context))
+                tenant: try await tenantID(context), key: try context.uuid("key", notFound: .keyNotFound), by: actor(context))
             return HTTPResponse.Status.noContent
         }
         group.get("/tenants/{tenant}/usage") { request, context in
             let query = Query(request)
-            let id = try context.uuid("tenant")
+            let id = try await tenantID(context)
             let to = try query.day("to") ?? UsageMeter.day(Date())
             let from = try query.day("from") ?? UsageMeter.day(Date().addingTimeInterval(-29 * 86_400))
             let days = try await administration.usage(tenant: id, from: from, to: to)
@@ -105,6 +108,10 @@ struct AdminController: Sendable {
                 try await administration.recordOperatorRead(tenant.id, action: "tenant.calibration.read", by: actor(context))
             }
             return CalibrationAnswer(outcome: outcome)
+        }
+        group.get("/models") { _, _ in ModelList(models) }
+        group.get("/row-level-security") { _, _ in
+            SecurityCatalogAnswer(catalog: try await administration.securityCatalog(runtimeRoles: runtimeRoles))
         }
         group.get("/audit") { request, context in
             let query = Query(request)
@@ -128,6 +135,13 @@ struct AdminController: Sendable {
             // The next page: events before the last id of this one (`?before=`).
             return Page("events", read: events, limit: limit, item: AuditEventAnswer.init, cursor: { String($0.id) })
         }
+    }
+
+    /// The tenant a path names, by id or by slug: an operator types either, on every route.
+    func tenantID(_ context: EnfaceRequestContext) async throws -> UUID {
+        guard let reference = context.pathParameter("tenant") else { throw TenancyError.tenantNotFound }
+        if let id = UUID(uuidString: reference) { return id }
+        return try await administration.tenant(reference).id
     }
 
     func actor(_ context: EnfaceRequestContext) throws -> String {

@@ -128,13 +128,15 @@ struct FaceController: Sendable {
             let a = ProbeField.read(&reader, embedding: "a", base64: nil, image: "imageA")
             let b = ProbeField.read(&reader, embedding: "b", base64: nil, image: "imageB")
             try reader.check()
-            // A photo's side is its best-scoring face; the answer says which box that was.
+            // A photo's side must hold one face, as an enroll's does: picking one of a group
+            // photo's faces would answer for someone the client did not mean (422 multiple_faces,
+            // with every box found). The answer says where the face was.
             func side(_ probe: Probe) async throws -> (embedding: [Float], box: FaceBox?) {
                 switch probe {
                 case .embedding(let vector): return (vector, nil)
                 case .image(let bytes):
-                    let best = try FaceRegistry.representative(of: try await analyze { try await photos.faces(in: bytes, tenant: tenant.tenant) })
-                    return (best.embedding, best.box)
+                    let face = try await analyze { try await photos.singleFace(in: bytes, tenant: tenant.tenant) }
+                    return (face.embedding, face.box)
                 }
             }
             let (first, second) = (try await side(proven(a, "a")), try await side(proven(b, "b")))

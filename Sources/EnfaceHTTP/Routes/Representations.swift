@@ -3,6 +3,7 @@
 import FaceService
 import Foundation
 import Hummingbird
+import Storage
 import Tenancy
 import WireFormats
 
@@ -26,6 +27,47 @@ struct TenantAnswer: ResponseEncodable {
         try container.encode(effective.value, forKey: .effectiveMatchThreshold)
         try container.encode(effective.source, forKey: .effectiveThresholdSource)
     }
+}
+
+/// The model catalogue: what each model's embeddings are, whether photos can stand for them, and
+/// the threshold a tenant of the model starts with and where that number comes from.
+struct ModelList: ResponseEncodable {
+    struct Model: Encodable {
+        var id: String
+        var name: String
+        var dimension: Int
+        var metric: String
+        /// The in-process extractor that turns photos into this model's embeddings (none: send
+        /// embeddings).
+        var extractor: String?
+        var defaultMatchThreshold: Double
+        var thresholdSource: String
+        var operatingPoints: [ModelManifest.OperatingPoint]
+        var source: String
+        var licence: String
+    }
+
+    var models: [Model]
+    /// The caller's tenant's model (tenant plane only).
+    var tenantModel: String?
+
+    init(_ catalog: ModelCatalog, tenantModel: String? = nil) {
+        models = catalog.models.values.sorted { $0.id < $1.id }.map { manifest in
+            Model(
+                id: manifest.id, name: manifest.name, dimension: manifest.dimension, metric: manifest.metric,
+                extractor: manifest.extractor, defaultMatchThreshold: manifest.defaultMatchThreshold,
+                thresholdSource: manifest.thresholdSource, operatingPoints: manifest.operatingPoints, source: manifest.source,
+                licence: manifest.licence)
+        }
+        self.tenantModel = tenantModel
+    }
+}
+
+/// GET /admin/v1/row-level-security: the live catalog's fence between tenants.
+struct SecurityCatalogAnswer: ResponseEncodable {
+    let catalog: SecurityCatalog
+
+    func encode(to encoder: any Encoder) throws { try catalog.encode(to: encoder) }
 }
 
 /// A tenant's keys, never their text.

@@ -41,6 +41,10 @@ struct TenantController: Sendable {
             let tenant = try context.requireTenant(.tenantAdmin)
             return CalibrationAnswer(outcome: try await registry.calibration(of: tenant.tenant))
         }
+        group.get("/models") { _, context in
+            // Any key of the tenant may read the catalogue: it names no one.
+            ModelList(models, tenantModel: try context.requireTenant().tenant.model)
+        }
         group.get("/keys") { _, context in
             let tenant = try context.requireTenant(.tenantAdmin)
             return KeyList(keys: try await selfService.keys(context: tenant))

@@ -44,11 +44,4 @@ extension FaceRegistry {
         guard let threshold else { throw FaceError.noFace }
         return (each, threshold)
     }
-
-    /// The face of a photo that stands for it in a comparison: the detector's best (faces come
-    /// best first).
-    public static func representative(of faces: [FacePhotos.Face]) throws(FaceError) -> FacePhotos.Face {
-        guard let best = faces.first else { throw FaceError.noFace }
-        return best
-    }
 }

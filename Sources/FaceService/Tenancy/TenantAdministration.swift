@@ -116,6 +116,14 @@ public struct TenantAdministration: Sendable {
         return found
     }
 
+    /// Row-level security as the live catalog has it, and the attributes of the roles the service
+    /// connects as (`runtimeRoles`).
+    public func securityCatalog(runtimeRoles: [String]) async throws -> SecurityCatalog {
+        try await admin.withTransaction(snapshot: true) { connection in
+            try await SecurityCatalog.read(runtimeRoles: runtimeRoles, on: connection, logger: admin.logger)
+        }
+    }
+
     public func list(status: TenantStatus?, after cursor: TenantCursor?, limit: Int) async throws -> [Tenant] {
         try await admin.withTransaction { connection in
             try await TenantRepository.list(status: status, after: cursor, limit: limit, on: connection, logger: admin.logger)
@@ -164,7 +172,7 @@ public struct TenantAdministration: Sendable {
     }
 
     public func activate(_ id: UUID, by actor: String) async throws -> Tenant {
-        try await transition(id, from: .pending, to: .active, by: actor, action: "tenant.activate") { tenant, now in
+        try await transition(id, from: [.pending], to: .active, by: actor, action: "tenant.activate") { tenant, now in
             tenant.enter(.active, at: now)
         }
     }
@@ -173,21 +181,21 @@ public struct TenantAdministration: Sendable {
         if let reason, reason.count > 500 {
             throw TenancyError.invalid(ValidationFailure(pointer: "/reason", code: "out_of_range", detail: "must be at most 500 characters"))
         }
-        return try await transition(id, from: .active, to: .suspended, by: actor, action: "tenant.suspend") { tenant, now in
+        return try await transition(id, from: [.active], to: .suspended, by: actor, action: "tenant.suspend") { tenant, now in
             tenant.enter(.suspended, reason: reason, at: now)
         }
     }
 
     public func reactivate(_ id: UUID, by actor: String) async throws -> Tenant {
-        try await transition(id, from: .suspended, to: .active, by: actor, action: "tenant.reactivate") { tenant, now in
+        try await transition(id, from: [.suspended], to: .active, by: actor, action: "tenant.reactivate") { tenant, now in
             tenant.enter(.active, at: now)
         }
     }
 
-    /// Deletes a suspended tenant: every key revoked at once, its data purged once its grace
-    /// period (`retentionDays`) is over.
+    /// Deletes a suspended or pending tenant: every key revoked at once, its data purged once its
+    /// grace period (`retentionDays`) is over.
     public func delete(_ id: UUID, by actor: String) async throws -> Tenant {
-        try await transition(id, from: .suspended, to: .deleted, by: actor, action: "tenant.delete") { tenant, now in
+        try await transition(id, from: [.suspended, .pending], to: .deleted, by: actor, action: "tenant.delete") { tenant, now in
             tenant.enter(.deleted, at: now)
         } also: { transaction, now in
             let revoked = try await APIKeyRepository.revokeAll(at: now, in: transaction)
@@ -242,13 +250,13 @@ public struct TenantAdministration: Sendable {
 
     /// A lifecycle step: `from` → `to`, refused (409) from any other status.
     func transition(
-        _ id: UUID, from: TenantStatus, to: TenantStatus, by actor: String, action: String,
+        _ id: UUID, from: Set<TenantStatus>, to: TenantStatus, by actor: String, action: String,
         _ stamp: (inout Tenant, Date) -> Void,
         also: ((TenantTransaction, Date) async throws -> JSONValue)? = nil
     ) async throws -> Tenant {
         try await admin.withTenant(id) { transaction in
             let tenant = try await lockedTenant(id, in: transaction)
-            guard tenant.status == from, tenant.status.canBecome(to) else {
+            guard from.contains(tenant.status), tenant.status.canBecome(to) else {
                 throw TenancyError.invalidTransition(LifecycleError(from: tenant.status, to: to))
             }
             let now = AuditChain.timestamp()
@@ -257,7 +265,7 @@ public struct TenantAdministration: Sendable {
             stamp(&changed, now)
             try await TenantRepository.update(changed, on: transaction.connection, logger: transaction.logger)
             try await notices.announce(.tenant, in: transaction)
-            var detail: [String: JSONValue] = ["from": .string(from.rawValue), "to": .string(to.rawValue)]
+            var detail: [String: JSONValue] = ["from": .string(tenant.status.rawValue), "to": .string(to.rawValue)]
             if let reason = changed.suspendReason, to == .suspended { detail["reason"] = .string(reason) }
             if let also, case .object(let extra) = try await also(transaction, now) {
                 detail.merge(extra) { $1 }

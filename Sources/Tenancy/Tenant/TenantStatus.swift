@@ -1,13 +1,15 @@
-// A tenant's lifecycle: pending → active ⇄ suspended → deleted. Nothing else.
+// A tenant's lifecycle: pending → active ⇄ suspended → deleted, and pending → deleted. Nothing else.
 
 public enum TenantStatus: String, Sendable, Codable, CaseIterable {
     case pending, active, suspended, deleted
 
     /// The transitions the lifecycle allows. Deleting an active tenant takes two deliberate
-    /// steps (suspend, then delete), so one mistaken call cannot begin the purge of a tenant in use.
+    /// steps (suspend, then delete), so one mistaken call cannot begin the purge of a tenant in use;
+    /// a pending one (never served, say created by mistake) is deleted as it is, without first
+    /// being activated, which would make its key live.
     public func canBecome(_ next: TenantStatus) -> Bool {
         switch (self, next) {
-        case (.pending, .active), (.active, .suspended), (.suspended, .active), (.suspended, .deleted): true
+        case (.pending, .active), (.pending, .deleted), (.active, .suspended), (.suspended, .active), (.suspended, .deleted): true
         default: false
         }
     }

@@ -32,14 +32,14 @@ struct CalibrationCommand: AsyncParsableCommand {
                 if json { print(String(decoding: reply.body, as: UTF8.self)) } else { try Self.printTables(reply.body) }
                 return
             case 202:
-                guard ContinuousClock.now < deadline else { throw ValidationError("still running after \(timeout) s") }
+                guard ContinuousClock.now < deadline else { throw CommandFailure("still running after \(timeout) s") }
                 let progress = (try? JSONSerialization.jsonObject(with: reply.body) as? [String: Any])?["progress"] as? Double ?? 0
                 FileHandle.standardError.write(Data("calibrating: \(String(format: "%.0f", min(100, max(0, progress * 100)))) %\n".utf8))
                 // Whatever the node says, between 1 and 60 seconds.
                 try await Task.sleep(for: .seconds(min(60, max(1, Int(reply.headers["retry-after"] ?? "") ?? 2))))
             default:
                 let problem = try? JSONSerialization.jsonObject(with: reply.body) as? [String: Any]
-                throw ValidationError("\(reply.status) \(problem?["code"] as? String ?? ""): \(problem?["detail"] as? String ?? problem?["title"] as? String ?? "")")
+                throw CommandFailure("\(reply.status) \(problem?["code"] as? String ?? ""): \(problem?["detail"] as? String ?? problem?["title"] as? String ?? "")")
             }
         }
     }

@@ -37,7 +37,7 @@ struct MasterKeyCommand: AsyncParsableCommand {
                 let staged = keyFile.appendingPathExtension("new")
                 if given == nil {
                     guard !FileManager.default.fileExists(atPath: staged.path) else {
-                        throw ValidationError(
+                        throw CommandFailure(
                             "\(staged.path) is left from an earlier rotation that may have committed: start a node with it; "
                                 + "if it opens the database's keys it is the master key now, else move it aside and rotate again")
                     }
@@ -49,7 +49,7 @@ struct MasterKeyCommand: AsyncParsableCommand {
                 } catch let refusal as MasterKeyRotation.Refusal {
                     // Refused before anything was written: the staged key is no one's.
                     if given == nil { try? FileManager.default.removeItem(at: staged) }
-                    throw ValidationError(refusal.description)
+                    throw CommandFailure(refusal.description)
                 } catch {
                     // The commit may or may not have happened (a lost connection): keep the key.
                     if given == nil { print("the rotation failed; \(staged.path) is kept in case it committed") }
@@ -86,7 +86,7 @@ struct MasterKeyCommand: AsyncParsableCommand {
                     let version = try await session.services.rotateAuditKey(force: force, by: session.actor)
                     print("the audit chain's key is now version \(version); start every node again")
                 } catch let refusal as MasterKeyRotation.Refusal {
-                    throw ValidationError(refusal.description)
+                    throw CommandFailure(refusal.description)
                 }
             }
         }

@@ -26,9 +26,9 @@ struct OperatorSession {
             do {
                 return try await body(OperatorSession(services: services, actor: actor))
             } catch let error as TenancyError {
-                throw ValidationError(error.explanation)
+                throw CommandFailure(error.explanation)
             } catch let failure as ValidationFailure {
-                throw ValidationError(failure.explanation)
+                throw CommandFailure(failure.explanation)
             }
         }
     }
@@ -51,13 +51,26 @@ func printJSON(_ value: some Encodable) throws {
 extension TenancyError {
     var explanation: String {
         switch self {
-        case .tenantNotFound: "no such tenant"
-        case .keyNotFound: "no such key"
-        case .slugTaken(let slug): "a tenant named \(slug) exists already"
-        case .invalidTransition(let error): error.detail
-        case .tenantDeleted: "the tenant is deleted"
+        case .tenantNotFound: "no such tenant (enface tenant list shows every tenant's id and slug)"
+        case .keyNotFound: "no such key (enface key list TENANT shows the tenant's keys)"
+        case .slugTaken(let slug): "a tenant named \(slug) exists already; choose another --slug"
+        case .invalidTransition(let error): error.whatToDo
+        case .tenantDeleted: "the tenant is deleted: nothing about it can change any more"
         case .invalid(let failure): failure.explanation
         case .scopesNotGrantable(let scopes): "cannot grant \(scopes.map(\.rawValue).joined(separator: ", "))"
+        }
+    }
+}
+
+extension LifecycleError {
+    /// The refusal, and the command that gets there when there is one.
+    var whatToDo: String {
+        switch (from, to) {
+        case (.active, .deleted): "an active tenant is suspended before it is deleted: enface tenant suspend T, then enface tenant delete T"
+        case (.pending, .suspended): "a pending tenant is activated before it can be suspended (enface tenant activate T); a pending tenant may also be deleted as it is"
+        case (.deleted, _): "the tenant is deleted: nothing about it can change any more"
+        case _ where from == to: "the tenant is \(from.rawValue) already"
+        default: detail
         }
     }
 }

@@ -20,7 +20,7 @@ struct ServerRequest: Sendable {
     /// From `--url http://host:port` and the operator token in `ENFACE_OPERATOR_TOKEN`.
     init(url: String, environment: [String: String] = ProcessInfo.processInfo.environment) throws {
         guard let token = environment["ENFACE_OPERATOR_TOKEN"], !token.isEmpty else {
-            throw ValidationError("set ENFACE_OPERATOR_TOKEN to an operator token (enface operator token NAME makes one)")
+            throw CommandFailure("set ENFACE_OPERATOR_TOKEN to an operator token (enface operator token NAME makes one)")
         }
         try self.init(url: url, token: token)
     }
@@ -52,18 +52,18 @@ struct ServerRequest: Sendable {
         hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
         var found: UnsafeMutablePointer<addrinfo>?
         guard getaddrinfo(host, String(port), &hints, &found) == 0, let address = found else {
-            throw ValidationError("cannot resolve \(host)")
+            throw CommandFailure("cannot resolve \(host)")
         }
         defer { freeaddrinfo(found) }
         let socket = Glibc.socket(address.pointee.ai_family, address.pointee.ai_socktype, address.pointee.ai_protocol)
-        guard socket >= 0 else { throw ValidationError("socket() failed") }
+        guard socket >= 0 else { throw CommandFailure("socket() failed") }
         defer { close(socket) }
         // A node that accepts and then says nothing is given up on, not waited for forever.
         var timeout = timeval(tv_sec: timeoutSeconds, tv_usec: 0)
         _ = setsockopt(socket, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         _ = setsockopt(socket, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         guard connect(socket, address.pointee.ai_addr, address.pointee.ai_addrlen) == 0 else {
-            throw ValidationError("nothing answers at http://\(host):\(port) (is enface serve running?)")
+            throw CommandFailure("nothing answers at http://\(host):\(port) (is enface serve running?)")
         }
         var head = "\(method) \(path) HTTP/1.1\r\nHost: \(host):\(port)\r\nAccept: application/json\r\nConnection: close\r\n"
         if let token { head += "Authorization: Bearer \(token)\r\n" }
@@ -73,7 +73,7 @@ struct ServerRequest: Sendable {
         var sent = 0
         while sent < bytes.count {
             let count = bytes[sent...].withUnsafeBytes { Glibc.send(socket, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-            guard count > 0 else { throw ValidationError("the server closed the connection") }
+            guard count > 0 else { throw CommandFailure("the server closed the connection") }
             sent += count
         }
         var received = Data()
@@ -88,10 +88,10 @@ struct ServerRequest: Sendable {
 
     /// A whole response: status line, headers, and a body of Content-Length bytes (or the rest).
     static func parse(_ data: Data) throws -> Reply {
-        guard let end = data.firstRange(of: Data("\r\n\r\n".utf8)) else { throw ValidationError("no HTTP answer") }
+        guard let end = data.firstRange(of: Data("\r\n\r\n".utf8)) else { throw CommandFailure("no HTTP answer") }
         let head = String(decoding: data[..<end.lowerBound], as: UTF8.self).split(separator: "\r\n")
         let statusLine = head.first?.split(separator: " ") ?? []
-        guard statusLine.count >= 2, let status = Int(statusLine[1]) else { throw ValidationError("no HTTP answer") }
+        guard statusLine.count >= 2, let status = Int(statusLine[1]) else { throw CommandFailure("no HTTP answer") }
         var headers: [String: String] = [:]
         for line in head.dropFirst() {
             guard let colon = line.firstIndex(of: ":") else { continue }

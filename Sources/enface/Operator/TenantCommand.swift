@@ -141,7 +141,7 @@ struct TenantCommand: AsyncParsableCommand {
         func run() async throws {
             let data: Data
             do { data = try Data(contentsOf: URL(fileURLWithPath: file)) } catch {
-                throw ValidationError("cannot read \(file)")
+                throw CommandFailure("cannot read \(file)")
             }
             try await OperatorSession.run { session in
                 let desired = try ProvisioningFile.parse(data, models: session.models)

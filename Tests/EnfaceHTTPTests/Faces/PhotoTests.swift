@@ -100,6 +100,10 @@ struct PhotoTests {
             #expect(blank.code == "no_face" && blank.json.objectValue?["faces"] == [])
             let group = try await enroll(try Photos.bytes("t1.jpg"))
             #expect(group.code == "multiple_faces" && (group.json.objectValue?["faces"]?.arrayValue?.count ?? 0) >= 4, "\(group.body)")
+            // A side of a compare is one face too: a group photo is not narrowed to one of them.
+            let compared = try await enface.call(
+                .post, "/v1/compare", key: tenant.key, json: ["imageA": try Self.image("obama.jpg"), "imageB": try Self.image("t1.jpg")])
+            #expect(compared.code == "multiple_faces" && (compared.json.objectValue?["faces"]?.arrayValue?.count ?? 0) >= 4, "\(compared.body)")
             let both = try await enface.call(
                 .post, "/v1/persons/p1/faces", key: tenant.key,
                 json: ["image": try Self.image("obama.jpg"), "embedding": .array(Array(repeating: 0.1, count: 128))])

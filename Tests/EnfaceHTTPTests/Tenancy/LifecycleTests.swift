@@ -1,4 +1,4 @@
-// pending → active ⇄ suspended → deleted, from the outside: what each status lets a tenant's
+// pending → active ⇄ suspended → deleted (and pending → deleted), from the outside: what each status lets a tenant's
 // credentials do, and that every other move is a 409.
 
 import Foundation
@@ -11,7 +11,7 @@ import Testing
 struct LifecycleTests {
     /// The moves out of each status the lifecycle allows; every other is a 409.
     static let allowed: [TenantStatus: Set<String>] = [
-        .pending: ["activate"], .active: ["suspend"], .suspended: ["reactivate", "delete"], .deleted: [],
+        .pending: ["activate", "delete"], .active: ["suspend"], .suspended: ["reactivate", "delete"], .deleted: [],
     ]
     static let moves = ["activate", "suspend", "reactivate", "delete"]
     /// The status each move reaches, and the time the answer must then name.
@@ -64,6 +64,41 @@ struct LifecycleTests {
             let location = try #require(created.headers[.location])
             let shown = try await enface.call(.get, location, headers: enface.operatorHeaders)
             #expect(shown["slug"] == "linked" && shown["id"] == created["tenant"]?["id"])
+        }
+    }
+
+    /// Every operator route takes the tenant's slug as well as its id; a slug of no tenant is a
+    /// 404, and a pending tenant is deleted without its key ever having worked.
+    @Test func operatorsNameATenantByItsSlugEverywhere() async throws {
+        try await LiveService.run { enface in
+            let tenant = try await enface.createTenant(activate: false)
+            let path = "/tenants/\(tenant.slug)"
+            let patched = try await enface.admin(.patch, path, json: ["name": "Renamed by slug"])
+            #expect(patched.status == .ok && patched["id"]?.stringValue == tenant.id, "\(patched.body)")
+            let key = try await enface.admin(.post, "\(path)/keys", json: ["name": "second", "scopes": ["search"]])
+            #expect(key.status == .created, "\(key.body)")
+            let keys = try await enface.admin(.get, "\(path)/keys")
+            #expect(keys.status == .ok && (keys["keys"]?.arrayValue?.count ?? 0) == 2, "\(keys.body)")
+            let keyID = try #require(key["key"]?["id"]?.stringValue)
+            #expect(try await enface.admin(.delete, "\(path)/keys/\(keyID)").status == .noContent)
+            #expect(try await enface.admin(.get, "\(path)/usage").status == .ok)
+            for move in ["activate", "suspend", "reactivate", "suspend"] {
+                let moved = try await enface.admin(.post, "\(path)/\(move)")
+                #expect(moved.status == .ok && moved["id"]?.stringValue == tenant.id, "\(move): \(moved.body)")
+            }
+            #expect(try await enface.admin(.delete, path)["status"] == "deleted")
+            for unknown in ["no-such-tenant", "x"] {
+                #expect(try await enface.admin(.post, "/tenants/\(unknown)/activate").status == .notFound)
+            }
+
+            // Pending, then deleted: its first key never opened anything.
+            let pending = try await enface.createTenant(activate: false)
+            #expect(try await enface.call(.get, "/v1/tenant", key: pending.key).code == "tenant_pending")
+            let deleted = try await enface.admin(.delete, "/tenants/\(pending.slug)")
+            #expect(deleted.status == .ok && deleted["status"] == "deleted", "\(deleted.body)")
+            #expect(try await enface.call(.get, "/v1/tenant", key: pending.key).status == .unauthorized)
+            let trail = try await enface.admin(.get, "/audit?tenant=\(pending.id)&action=tenant.delete")
+            #expect(trail["events"]?.arrayValue?.first?["detail"]?["from"] == "pending", "\(trail.body)")
         }
     }
 
