@@ -7,8 +7,8 @@ import Foundation
 /// Not Synchronization's `Mutex`: on Linux that one hands a contended lock over inside the kernel
 /// (a priority-inheritance futex, from code built without ThreadSanitizer), so `make tsan` sees
 /// no hand-over at all and reports every contended critical section as a data race. Measured:
-/// four writers on one shard (`ShardConcurrencyTests.writersOnThreadsOfTheirOwn…`) drew 220–400
-/// reports a run under `Mutex`, none under this. `pthread_mutex_lock` is intercepted by the
+/// writers on threads of their own (`ShardConcurrencyTests.writersOnThreadsOfTheirOwn…`) drew
+/// 220–400 reports a run under `Mutex`, none under this. `pthread_mutex_lock` is intercepted by the
 /// sanitizer, and uncontended it costs about what `Mutex` does (tens of nanoseconds, a few times
 /// a search whose scan takes milliseconds).
 ///

@@ -138,7 +138,7 @@ struct IndexBench: AsyncParsableCommand {
         let data = try Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped)
         let width = dimension * MemoryLayout<Float>.size
         guard data.count % width == 0 else {
-            throw ValidationError("\(path): \(data.count) bytes is not a whole number of \(dimension)-float vectors")
+            throw CommandFailure("\(path): \(data.count) bytes is not a whole number of \(dimension)-float vectors")
         }
         return data.withUnsafeBytes { bytes in
             (0..<(data.count / width)).map { row in

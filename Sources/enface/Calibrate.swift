@@ -31,7 +31,7 @@ struct Calibrate: AsyncParsableCommand {
         guard current.extractor == "dlib" else { throw ValidationError("\(model) has no extractor in Enface to score photos with") }
 
         let labelled = try Self.labelledPhotos(photos)
-        guard Set(labelled.map(\.photo.person)).count >= 2 else { throw ValidationError("need photos of at least two persons") }
+        guard Set(labelled.map(\.photo.person)).count >= 2 else { throw CommandFailure("need photos of at least two persons") }
         let pool = FaceEnginePool(
             weights: URL(fileURLWithPath: weights), engines: ProcessInfo.processInfo.activeProcessorCount,
             queueLimit: labelled.count, maxPixels: 100_000_000)

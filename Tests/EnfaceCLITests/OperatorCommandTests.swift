@@ -80,6 +80,8 @@ struct OperatorCommandTests {
         #expect(deleting.status != 0 && deleting.output.contains("enface tenant suspend T, then enface tenant delete T"), "\(deleting.output)")
         for failed in [refused, deleting] { #expect(!failed.output.contains("USAGE:") && !failed.output.contains("Usage:")) }
         #expect(try await OperatorCLI.enface("tenant", "suspend", "cli-acme", "--reason", "audit").status == 0)
+        let wrongVerb = try await OperatorCLI.enface("tenant", "activate", "cli-acme")
+        #expect(wrongVerb.status != 0 && wrongVerb.output.contains("enface tenant reactivate T"), "\(wrongVerb.output)")
         let shown = try OperatorCLI.json(try await OperatorCLI.enface("tenant", "show", "cli-acme").output)
         #expect(shown["status"] == "suspended" && shown["suspendReason"] == "audit")
         #expect(try await OperatorCLI.enface("tenant", "reactivate", "cli-acme").status == 0)

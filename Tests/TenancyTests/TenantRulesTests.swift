@@ -17,7 +17,8 @@ import WireFormats
 
     @Test func slugsAreHostNameSafe() {
         for good in ["abc", "acme-corp", "a1-b2", String(repeating: "a", count: 50)] { #expect(Tenant.isValidSlug(good), "\(good)") }
-        for bad in ["ab", "-abc", "abc-", "Acme", "acme_corp", "acme.corp", "", String(repeating: "a", count: 51), "ác-me"] {
+        for bad in ["ab", "-abc", "abc-", "Acme", "acme_corp", "acme.corp", "", String(repeating: "a", count: 51), "ác-me",
+                    "3f2c4d5e-0000-4000-8000-000000000001"] {
             #expect(!Tenant.isValidSlug(bad), "\(bad)")
         }
     }

@@ -116,8 +116,18 @@ struct AdminController: Sendable {
         group.get("/audit") { request, context in
             let query = Query(request)
             let limit = try query.limit(default: 100, maximum: 1_000)
+            var tenant: UUID?
+            if let reference = try query.text("tenant") {
+                if let id = UUID(uuidString: reference) {
+                    tenant = id
+                } else if Tenant.isValidSlug(reference) {
+                    tenant = try await administration.tenant(reference).id
+                } else {
+                    throw RequestError.invalidQuery(FieldError(pointer: "?tenant", code: "invalid_format", detail: "must be a tenant's id or slug"))
+                }
+            }
             var filter = AuditFilter(
-                tenantID: try query.uuid("tenant"), action: try query.text("action"), actor: try query.text("actor"),
+                tenantID: tenant, action: try query.text("action"), actor: try query.text("actor"),
                 since: try query.date("since"), until: try query.date("until"), limit: limit + 1)
             if let text = query["outcome"] {
                 guard let outcome = AuditEvent.Outcome(rawValue: text) else {
@@ -141,6 +151,8 @@ struct AdminController: Sendable {
     func tenantID(_ context: EnfaceRequestContext) async throws -> UUID {
         guard let reference = context.pathParameter("tenant") else { throw TenancyError.tenantNotFound }
         if let id = UUID(uuidString: reference) { return id }
+        // Text no slug can be names no tenant, without asking the database.
+        guard Tenant.isValidSlug(reference) else { throw TenancyError.tenantNotFound }
         return try await administration.tenant(reference).id
     }
 

@@ -5,8 +5,10 @@ import PostgresNIO
 
 /// Row-level security as the catalog has it now: every table that holds a tenant's rows (every
 /// table of `public` with a `tenant_id` column, and `tenants`), whether its RLS is enabled and
-/// forced, each policy, and the runtime roles' attributes. `problems` names each thing that would
-/// let a role past the fence; an empty list is the state the migrations promise.
+/// forced, each policy, and the runtime roles' attributes. `problems` names each gap it checks
+/// for (RLS off or not forced, no policy, a runtime role that is or may become a superuser, a
+/// role with BYPASSRLS or an owner, or that may create roles); an empty list is the state the
+/// migrations promise. Policies' own expressions are shown, not judged.
 public struct SecurityCatalog: Sendable, Equatable, Encodable {
     public struct Table: Sendable, Equatable, Encodable {
         public var name: String
@@ -30,9 +32,12 @@ public struct SecurityCatalog: Sendable, Equatable, Encodable {
         public var exists: Bool
         public var superuser: Bool
         public var bypassRowLevelSecurity: Bool
-        /// Tables of `public` it owns: an owner is exempt from RLS unless it is forced, and may
-        /// turn it off.
+        public var createRole: Bool
+        /// Tables of `public` it owns, or whose owner it can become (`SET ROLE`): an owner may
+        /// turn row-level security off.
         public var ownedTables: [String]
+        /// Other roles it can become that are superusers or bypass row-level security.
+        public var privilegedRoles: [String]
     }
 
     public var tables: [Table]
@@ -67,19 +72,24 @@ public struct SecurityCatalog: Sendable, Equatable, Encodable {
         }
         var roles: [Role] = []
         for name in runtimeRoles {
+            // pg_has_role(…, 'MEMBER'): the role is that one, or may SET ROLE to it.
             let found = try await connection.query(
                 """
-                SELECT r.rolsuper, r.rolbypassrls,
+                SELECT r.rolsuper, r.rolbypassrls, r.rolcreaterole,
                        ARRAY(SELECT c.relname::text FROM pg_class c
-                              WHERE c.relowner = r.oid AND c.relnamespace = 'public'::regnamespace AND c.relkind IN ('r', 'p')
+                              WHERE pg_has_role(r.oid, c.relowner, 'MEMBER')
+                                AND c.relnamespace = 'public'::regnamespace AND c.relkind IN ('r', 'p')
+                              ORDER BY 1),
+                       ARRAY(SELECT m.rolname::text FROM pg_roles m
+                              WHERE m.oid <> r.oid AND (m.rolsuper OR m.rolbypassrls) AND pg_has_role(r.oid, m.oid, 'MEMBER')
                               ORDER BY 1)
                   FROM pg_roles r WHERE r.rolname = \(name)
                 """, logger: logger
-            ).collect().first.map { try $0.decode((Bool, Bool, [String]).self) }
+            ).collect().first.map { try $0.decode((Bool, Bool, Bool, [String], [String]).self) }
             roles.append(
                 Role(
                     name: name, exists: found != nil, superuser: found?.0 ?? false, bypassRowLevelSecurity: found?.1 ?? false,
-                    ownedTables: found?.2 ?? []))
+                    createRole: found?.2 ?? false, ownedTables: found?.3 ?? [], privilegedRoles: found?.4 ?? []))
         }
         return SecurityCatalog(tables: tables, roles: roles, problems: problems(tables: tables, roles: roles))
     }
@@ -96,8 +106,13 @@ public struct SecurityCatalog: Sendable, Equatable, Encodable {
             if !role.exists { problems.append("\(role.name): no such role") }
             if role.superuser { problems.append("\(role.name): is a superuser (row-level security does not apply)") }
             if role.bypassRowLevelSecurity { problems.append("\(role.name): has BYPASSRLS") }
+            if role.createRole { problems.append("\(role.name): may create roles (and grant itself their attributes)") }
             if !role.ownedTables.isEmpty {
-                problems.append("\(role.name): owns \(role.ownedTables.joined(separator: ", ")) (an owner may turn row-level security off)")
+                problems.append(
+                    "\(role.name): owns, or may become the owner of, \(role.ownedTables.joined(separator: ", ")) (an owner may turn row-level security off)")
+            }
+            if !role.privilegedRoles.isEmpty {
+                problems.append("\(role.name): may become \(role.privilegedRoles.joined(separator: ", ")), past row-level security")
             }
         }
         return problems

@@ -51,9 +51,10 @@ public struct Tenant: Sendable, Codable, Equatable {
         self.keyVersion = keyVersion
     }
 
-    /// `^[a-z0-9][a-z0-9-]{1,48}[a-z0-9]$`: 3 to 50 characters, usable in a host name.
+    /// `^[a-z0-9][a-z0-9-]{1,48}[a-z0-9]$`: 3 to 50 characters, usable in a host name; never a UUID.
     public static func isValidSlug(_ slug: String) -> Bool {
-        slug.wholeMatch(of: /[a-z0-9][a-z0-9-]{1,48}[a-z0-9]/) != nil
+        // Never shaped as a UUID: operators name a tenant by id or slug, and an id is tried first.
+        slug.wholeMatch(of: /[a-z0-9][a-z0-9-]{1,48}[a-z0-9]/) != nil && UUID(uuidString: slug) == nil
     }
 }
 

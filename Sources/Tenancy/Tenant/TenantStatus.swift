@@ -28,6 +28,9 @@ public struct LifecycleError: Error, Sendable, Equatable {
     public var detail: String {
         switch (from, to) {
         case (.active, .deleted): "an active tenant must be suspended before it can be deleted"
+        // Moves the lifecycle allows, asked for with the other verb.
+        case (.suspended, .active): "a suspended tenant is reactivated, not activated"
+        case (.pending, .active): "a pending tenant is activated, not reactivated"
         case (_, .deleted) where from == .deleted: "the tenant is already deleted"
         default: "a \(from.rawValue) tenant cannot become \(to.rawValue)"
         }

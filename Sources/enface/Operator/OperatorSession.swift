@@ -68,6 +68,8 @@ extension LifecycleError {
         switch (from, to) {
         case (.active, .deleted): "an active tenant is suspended before it is deleted: enface tenant suspend T, then enface tenant delete T"
         case (.pending, .suspended): "a pending tenant is activated before it can be suspended (enface tenant activate T); a pending tenant may also be deleted as it is"
+        case (.suspended, .active): "a suspended tenant is reactivated: enface tenant reactivate T"
+        case (.pending, .active): "a pending tenant is activated: enface tenant activate T"
         case (.deleted, _): "the tenant is deleted: nothing about it can change any more"
         case _ where from == to: "the tenant is \(from.rawValue) already"
         default: detail

@@ -97,8 +97,10 @@ struct LifecycleTests {
             let deleted = try await enface.admin(.delete, "/tenants/\(pending.slug)")
             #expect(deleted.status == .ok && deleted["status"] == "deleted", "\(deleted.body)")
             #expect(try await enface.call(.get, "/v1/tenant", key: pending.key).status == .unauthorized)
-            let trail = try await enface.admin(.get, "/audit?tenant=\(pending.id)&action=tenant.delete")
+            // The audit filter takes the slug too; a slug of no tenant is a 404, not an empty page.
+            let trail = try await enface.admin(.get, "/audit?tenant=\(pending.slug)&action=tenant.delete")
             #expect(trail["events"]?.arrayValue?.first?["detail"]?["from"] == "pending", "\(trail.body)")
+            #expect(try await enface.admin(.get, "/audit?tenant=no-such-tenant").status == .notFound)
         }
     }
 
