@@ -80,7 +80,23 @@ import Testing
         client.connect()
         let ready = try await client.execute(TestClient.Request("/readyz", method: .get), heldTo: .served)
         #expect(ready.status == .ok)
+        // Every 401 says why in the log (never with the credential): no key, an unknown key, an
+        // operator token whose hash is not configured.
+        let wrongKey = "efk_" + String(repeating: "x", count: 43)
+        for (path, headers) in [
+            ("/v1/tenant", HTTPFields()), ("/v1/tenant", [HTTPField.Name("X-API-Key")!: wrongKey]),
+            ("/admin/v1/tenants", [.authorization: "Bearer not-a-configured-token"]),
+        ] {
+            let refused = try await client.execute(TestClient.Request(path, method: .get, headers: headers), heldTo: .served)
+            #expect(refused.status == .unauthorized)
+        }
         try await client.shutdown()
+        let logLines = server.text.split(separator: "\n")
+        for reason in ["missingCredential", "unknownKey"] {
+            #expect(logLines.contains { $0.contains(#""msg":"credential refused""#) && $0.contains(#""reason":"\#(reason)""#) }, "\(reason)")
+        }
+        #expect(logLines.contains { $0.contains(#""msg":"operator credential refused""#) && $0.contains("not among ENFACE_ADMIN_TOKENS") })
+        #expect(!server.text.contains(wrongKey) && !server.text.contains("not-a-configured-token"))
         // Announced once bound, with the port the kernel gave (never the :0 asked for).
         #expect(server.text.contains(#""msg":"serving""#) && server.text.contains(#""url":"http://127.0.0.1:\#(port)""#))
         #expect(!server.text.contains("127.0.0.1:0\""))

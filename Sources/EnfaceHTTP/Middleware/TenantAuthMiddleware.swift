@@ -32,6 +32,7 @@ struct TenantAuthMiddleware: RouterMiddleware {
         }
         guard let credential else {
             metrics.authFailure(plane: "data", reason: AuthenticationFailure.missingCredential.rawValue)
+            context.logger.info("credential refused", metadata: ["reason": "\(AuthenticationFailure.missingCredential.rawValue)"])
             anonymous.charge(context)
             throw AuthenticationFailure.missingCredential
         }
