@@ -67,11 +67,12 @@ func wire(
     checkKeys: @Sendable () async throws -> Void
 ) {
     let migrator = Migrator(migrations: try Migration.bundled())
+    let (appEndpoint, adminEndpoint) = (try configuration.database.endpoint(for: .app), try configuration.database.endpoint(for: .admin))
     let appPool = PostgresPool(
-        endpoint: try configuration.database.endpoint(for: .app), role: .app,
+        endpoint: appEndpoint, role: .app,
         maximumConnections: configuration.databasePoolSize, logger: logger)
     let adminPool = PostgresPool(
-        endpoint: try configuration.database.endpoint(for: .admin), role: .admin,
+        endpoint: adminEndpoint, role: .admin,
         maximumConnections: configuration.databasePoolSize, logger: logger)
 
     let masterKey = try MasterKey.load(environment: configuration.masterKey, file: configuration.masterKeyFile)
@@ -126,7 +127,7 @@ func wire(
             hostSuffix: configuration.tenantHostSuffix),
         admin: AdminController(
             administration: administration, models: models, registry: faces,
-            runtimeRoles: [try configuration.database.endpoint(for: .app).username, try configuration.database.endpoint(for: .admin).username]),
+            runtimeRoles: [appEndpoint.username, adminEndpoint.username]),
         tenant: TenantController(
             selfService: TenantSelfService(app: appPool, administration: administration, audit: audit), usage: usage,
             models: models, registry: faces),
@@ -138,7 +139,7 @@ func wire(
         appPool, adminPool, usage, background,
         PurgeScheduler(administration: administration, interval: configuration.purgeInterval, logger: logger),
         ChangeListener(
-            endpoint: try configuration.database.endpoint(for: .app), notices: notices, subscribers: [credentials, faces],
+            endpoint: appEndpoint, notices: notices, subscribers: [credentials, faces],
             logger: logger),
         AuditRefusals(audit: audit, pool: appPool),
     ]

@@ -118,13 +118,11 @@ struct AdminController: Sendable {
             let limit = try query.limit(default: 100, maximum: 1_000)
             var tenant: UUID?
             if let reference = try query.text("tenant") {
-                if let id = UUID(uuidString: reference) {
-                    tenant = id
-                } else if Tenant.isValidSlug(reference) {
-                    tenant = try await administration.tenant(reference).id
-                } else {
+                // In a filter, text that cannot name a tenant is a malformed query (422), not a 404.
+                guard UUID(uuidString: reference) != nil || Tenant.isValidSlug(reference) else {
                     throw RequestError.invalidQuery(FieldError(pointer: "?tenant", code: "invalid_format", detail: "must be a tenant's id or slug"))
                 }
+                tenant = try await administration.tenantID(reference)
             }
             var filter = AuditFilter(
                 tenantID: tenant, action: try query.text("action"), actor: try query.text("actor"),
@@ -150,10 +148,7 @@ struct AdminController: Sendable {
     /// The tenant a path names, by id or by slug: an operator types either, on every route.
     func tenantID(_ context: EnfaceRequestContext) async throws -> UUID {
         guard let reference = context.pathParameter("tenant") else { throw TenancyError.tenantNotFound }
-        if let id = UUID(uuidString: reference) { return id }
-        // Text no slug can be names no tenant, without asking the database.
-        guard Tenant.isValidSlug(reference) else { throw TenancyError.tenantNotFound }
-        return try await administration.tenant(reference).id
+        return try await administration.tenantID(reference)
     }
 
     func actor(_ context: EnfaceRequestContext) throws -> String {

@@ -116,6 +116,14 @@ public struct TenantAdministration: Sendable {
         return found
     }
 
+    /// The id of the tenant `reference` names: an id as it is, a slug looked up. Text that is
+    /// neither names no tenant, without asking the database.
+    public func tenantID(_ reference: String) async throws -> UUID {
+        if let id = UUID(uuidString: reference) { return id }
+        guard Tenant.isValidSlug(reference) else { throw TenancyError.tenantNotFound }
+        return try await tenant(reference).id
+    }
+
     /// Row-level security as the live catalog has it, and the attributes of the roles the service
     /// connects as (`runtimeRoles`).
     public func securityCatalog(runtimeRoles: [String]) async throws -> SecurityCatalog {

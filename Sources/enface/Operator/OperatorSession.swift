@@ -33,10 +33,9 @@ struct OperatorSession {
         }
     }
 
-    /// Accepts a tenant's id or slug, as the API's GET does.
+    /// Accepts a tenant's id or slug, as the API does.
     func tenantID(_ reference: String) async throws -> UUID {
-        if let id = UUID(uuidString: reference) { return id }
-        return try await administration.tenant(reference).id
+        try await administration.tenantID(reference)
     }
 }
 
